@@ -1,0 +1,402 @@
+"""Sweeps and the results store: spec validation, resumption, failures, CSV, executors.
+
+The run functions are the deterministic fakes of :mod:`twolayer.sweep.fakes` (importable by
+worker processes and Dask workers); one test runs the real default on a tiny grid. The
+kill-and-resume acceptance tests are in test_sweep_kill.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import textwrap
+
+import numpy as np
+import pytest
+
+from twolayer.sweep import (
+    KEYS,
+    LocalPoolExecutor,
+    ResultStore,
+    SerialExecutor,
+    SpecError,
+    load_spec,
+    loads_spec,
+    results_main,
+    run_key,
+    run_sweep,
+    sweep_main,
+    train_arguments,
+)
+from twolayer.sweep import fakes
+from twolayer.sweep.executors import Outcome, execute, make_executor
+
+SPEC = """
+[sweep]
+name = "tiny"
+description = "a test grid"
+
+[grid]
+rate = [0.25, 0.5, 1]
+seed = [0, 1]
+
+[defaults]
+d = 16
+activation = "sign"
+method = "population"
+steps = 20
+"""
+
+
+def write(tmp_path, text, name="spec.toml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+class Counter:
+    """A run function (in-process only) that counts its calls."""
+
+    def __init__(self, fn=fakes.fake_run):
+        self.fn, self.calls = fn, []
+
+    def __call__(self, params):
+        self.calls.append(params)
+        return self.fn(params)
+
+
+def row_set(db):
+    """{run_key: (params, status, metrics)} of a database, checking run keys are unique."""
+    with ResultStore(db, create=False) as store:
+        rows = store.rows()
+    keys = [r["run_key"] for r in rows]
+    assert len(keys) == len(set(keys))
+    return {r["run_key"]: (r["params"], r["status"], r["metrics"]) for r in rows}
+
+
+# ----------------------------------------------------------------------------- spec
+def test_spec_expands_the_product_over_the_defaults():
+    spec = loads_spec(SPEC)
+    assert spec.name == "tiny" and len(spec) == 6
+    assert spec.runs[0] == {"d": 16, "activation": "sign", "method": "population", "steps": 20,
+                            "rate": 0.25, "seed": 0}
+    assert [(r["rate"], r["seed"]) for r in spec.runs] == [
+        (0.25, 0), (0.25, 1), (0.5, 0), (0.5, 1), (1.0, 0), (1.0, 1)
+    ]
+    assert isinstance(spec.runs[-1]["rate"], float)  # normalised: rate = 1 -> 1.0
+    # equal runs, equal keys; the spec hash follows the runs
+    assert run_key({"seed": 0, "d": 16}) == run_key({"d": 16, "seed": 0})
+    assert loads_spec(SPEC).hash == spec.hash
+    assert loads_spec(SPEC.replace("seed = [0, 1]", "seed = [0, 2]")).hash != spec.hash
+    assert loads_spec(SPEC.replace('"sign"', '"Sign"')).hash == spec.hash
+
+
+def test_every_key_has_a_working_validator():
+    good = {"d": 8, "rate": 0.5, "n": 4, "activation": "relu", "data": "patches:16", "method": "samples",
+            "parametrization": "tied", "optimizer": "sgd", "lr": 0.1, "schedule": "cosine", "steps": 5,
+            "batch_size": 8, "tol": 1e-6, "init": "orthogonal", "dtype": "float64", "seed": 0,
+            "spectrum": "powerlaw:1", "whiten": "zca", "remove_item_mean": True, "test_fraction": 0.2}
+    assert set(good) == set(KEYS)
+    for key, value in good.items():
+        assert KEYS[key].check(value) == value
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ('[grid]\nrate = [0.5]\nfoo = [1]\n[defaults]\nd = 8', "foo"),                 # unknown key in grid
+        ('[grid]\nrate = [0.5]\n[defaults]\nd = 8\nlearning_rate = 0.1', "learning_rate"),  # in defaults
+        ('[grid]\nrate = [0.5, -1]\n[defaults]\nd = 8', "rate"),                        # bad value
+        ('[grid]\nrate = [0.5]\n[defaults]\nd = 1', "'d'"),
+        ('[grid]\nrate = [0.5]\n[defaults]\nd = 8.0', "'d'"),
+        ('[grid]\nrate = [0.5]\n[defaults]\nd = 8\nactivation = "step"', "activation"),
+        ('[grid]\nrate = [0.5]\n[defaults]\nd = 8\nseed = -1', "seed"),
+        ('[grid]\nrate = [0.5]\n[defaults]\nd = 8\nsteps = true', "steps"),
+        ('[grid]\nrate = [0.5]\n[defaults]\nd = 8\ntest_fraction = 1.0', "test_fraction"),
+        ('[grid]\nrate = [0.5]\n[defaults]\nd = 8\nremove_item_mean = "yes"', "remove_item_mean"),
+        ('[grid]\nrate = [0.5]\n[defaults]\nd = 8\nspectrum = "powerlaw:x"', "spectrum"),
+        ('[grid]\nrate = [0.5]\n[defaults]\nd = 8\nspectrum = "missing.npy"', "spectrum"),
+        ('[grid]\nrate = [0.5]\n[defaults]\nd = 8\ndata = "nonsense"', "data"),
+        ('[grid]\nrate = [0.5]\n[defaults]\nd = 8\nlr = inf', "lr"),
+        ('[grid]\nrate = [0.5]\nd = [8]\n[defaults]\nd = 8', "'d' is in both"),          # duplicated key
+        ('[grid]\nrate = [0.5]\nrate = [1.0]\n[defaults]\nd = 8', "rate"),             # TOML duplicate
+        ('[grid]\nseed = [0, 0]\n[defaults]\nd = 8\nrate = 0.5', "seed"),               # repeated value
+        ('[grid]\n[defaults]\nd = 8\nrate = 0.5', "[grid]"),                            # empty grid
+        ('[defaults]\nd = 8\nrate = 0.5', "[grid]"),                                    # no grid
+        ('[grid]\nrate = []\n[defaults]\nd = 8', "rate"),                               # empty list
+        ('[grid]\nrate = 0.5\n[defaults]\nd = 8', "rate"),                              # not a list
+        ('[grid]\nrate = [0.5]\n[defaults]\nd = 8\nn = 4', "'n'"),                      # rate and n
+        ('[grid]\nrate = [0.5]', "'d'"),                                                # d missing
+        ('[grid]\nseed = [0]\n[defaults]\nd = 8', "'rate' or 'n'"),
+        ('[grid]\nrate = [0.01]\n[defaults]\nd = 8', "rate"),                           # n = 0
+        ('[grids]\nrate = [0.5]', "grids"),                                             # unknown table
+        ('[sweep]\ntitle = "x"\n[grid]\nrate = [0.5]\n[defaults]\nd = 8', "title"),
+    ],
+)
+def test_bad_specs_are_rejected_before_any_run(tmp_path, text, key):
+    spec = write(tmp_path, text)
+    db = tmp_path / "out.sqlite"
+    counter = Counter()
+    with pytest.raises(SpecError) as info:
+        run_sweep(spec, db, run_fn=counter, workers=1)
+    message = str(info.value)
+    assert key in message and "\n" not in message and str(spec) in message
+    assert counter.calls == [] and not db.exists()
+    with pytest.raises(ValueError, match="spec"):  # the CLI entry point: the same, as a ValueError
+        sweep_main(spec, db, workers=1, progress=False, run_fn=counter)
+    assert not db.exists()
+
+
+def test_missing_spec_file(tmp_path):
+    with pytest.raises(SpecError, match="not found"):
+        load_spec(tmp_path / "nope.toml")
+
+
+# ----------------------------------------------------------------------------- sweeps
+def test_sweep_records_every_run_and_a_rerun_does_nothing(tmp_path, capsys):
+    spec, db = write(tmp_path, SPEC), tmp_path / "out.sqlite"
+    counter = Counter()
+    assert sweep_main(spec, db, workers=1, progress=False, run_fn=counter) == 0
+    assert len(counter.calls) == 6
+    rows = row_set(db)
+    assert len(rows) == 6 and all(status == "done" for _, status, _ in rows.values())
+    for params, _, metrics in rows.values():
+        assert metrics == json.loads(json.dumps(fakes.fake_metrics(params)))
+    capsys.readouterr()
+
+    assert sweep_main(spec, db, workers=1, progress=False, run_fn=counter) == 0
+    assert len(counter.calls) == 6  # nothing ran
+    assert "all 6 of 6 runs" in capsys.readouterr().out
+    assert row_set(db) == rows
+
+    with sqlite3.connect(db) as conn:  # the stored columns
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        r = conn.execute("SELECT d, rate, seed, activation, status, version, spec_hash, seconds, "
+                         "final_risk, started, finished FROM runs WHERE rate = 0.5 AND seed = 1").fetchone()
+    import twolayer
+
+    assert r[:6] == (16, 0.5, 1, "sign", "done", twolayer.__version__)
+    assert r[6] == load_spec(spec).hash and r[7] >= 0
+    assert r[8] == pytest.approx(fakes.fake_metrics(load_spec(spec).runs[3])["final_risk"])
+    assert r[9] <= r[10]
+
+
+def test_a_partial_sweep_is_completed_and_other_specs_share_the_file(tmp_path):
+    db = tmp_path / "out.sqlite"
+    small = write(tmp_path, SPEC.replace("rate = [0.25, 0.5, 1]", "rate = [0.5]"), "small.toml")
+    run_sweep(small, db, run_fn=fakes.fake_run, workers=1)
+    counter = Counter()
+    report = run_sweep(write(tmp_path, SPEC), db, run_fn=counter, workers=1)
+    assert (report.total, report.already_done, report.submitted, report.done) == (6, 2, 4, 4)
+    assert report.complete
+    assert sorted((p["rate"], p["seed"]) for p in counter.calls) == [(0.25, 0), (0.25, 1), (1.0, 0), (1.0, 1)]
+    with ResultStore(db) as store:
+        hashes = {r["spec_hash"] for r in store.rows()}
+        assert hashes == {load_spec(small).hash, load_spec(tmp_path / "spec.toml").hash}
+        assert store.conn.execute("SELECT COUNT(*) FROM specs").fetchone()[0] == 2
+
+
+def test_a_failing_run_is_recorded_and_the_others_complete(tmp_path, capsys):
+    spec, db = write(tmp_path, SPEC), tmp_path / "out.sqlite"
+    assert sweep_main(spec, db, workers=1, progress=False, run_fn="twolayer.sweep.fakes:failing_fake") == 1
+    out = capsys.readouterr().out
+    assert "3 failed" in out and "ValueError: fake failure for seed 1" in out
+    rows = row_set(db)
+    failed = {k: v for k, v in rows.items() if v[1] == "failed"}
+    assert len(rows) == 6 and len(failed) == 3
+    with ResultStore(db) as store:
+        for r in store.rows(["status=failed"]):
+            assert r["params"]["seed"] == 1 and r["metrics"] is None and r["final_risk"] is None
+            assert r["error"] == f"ValueError: fake failure for seed 1 (rate = {r['params']['rate']})"
+            assert "failing_fake" in r["traceback"]
+
+    # failed runs are left alone on request, and retried by default
+    counter = Counter()
+    report = run_sweep(spec, db, run_fn=counter, workers=1, retry_failed=False)
+    assert counter.calls == [] and report.skipped_failed == 3 and not report.complete
+    report = run_sweep(spec, db, run_fn=counter, workers=1)
+    assert len(counter.calls) == 3 and report.complete
+    rows = row_set(db)
+    assert len(rows) == 6 and all(v[1] == "done" for v in rows.values())
+
+
+def test_a_done_row_is_never_overwritten(tmp_path):
+    params = {"d": 8, "rate": 0.5}
+    ok = execute(fakes.fake_run, params)
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        assert store.record(params, ok, spec_hash="h")
+        assert not store.record(params, Outcome("failed", None, "X: y", None, None, None), spec_hash="h")
+        assert store.count() == 1 and store.rows()[0]["status"] == "done"
+
+
+def test_run_function_results_are_checked(tmp_path):
+    out = execute(lambda p: 3, {"d": 8})
+    assert out.status == "failed" and out.error.startswith("TypeError: the run function returned int")
+    out = execute(lambda p: {"a": np.float32(1.5), "b": np.arange(2), "c": float("nan")}, {"d": 8})
+    assert out.status == "done" and out.metrics == {"a": 1.5, "b": [0, 1], "c": None}
+    out = execute(lambda p: {"a": object()}, {"d": 8})
+    assert out.status == "failed" and "cannot be stored as JSON" in out.error
+
+
+def test_progress_bar_goes_to_stderr_only_when_asked(tmp_path, capsys):
+    spec = write(tmp_path, SPEC)
+    run_sweep(spec, tmp_path / "a.sqlite", run_fn=fakes.fake_run, workers=1, progress=True)
+    err = capsys.readouterr().err
+    assert "6/6" in err and "tiny" in err
+    run_sweep(spec, tmp_path / "b.sqlite", run_fn=fakes.fake_run, workers=1, progress=False)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_bad_executor_arguments(tmp_path, monkeypatch):
+    spec = write(tmp_path, SPEC)
+    for kwargs, match in [
+        ({"executor": "slurm"}, "unknown executor 'slurm'"),
+        ({"workers": 0}, "workers must be an integer >= 1"),
+        ({"scheduler": "tcp://x:1"}, "scheduler"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            sweep_main(spec, tmp_path / "x.sqlite", progress=False, run_fn=fakes.fake_run, **kwargs)
+    assert not (tmp_path / "x.sqlite").exists()
+    with pytest.raises(ValueError, match="cannot be sent to worker processes"):
+        run_sweep(spec, tmp_path / "y.sqlite", run_fn=lambda p: {}, workers=2)
+    with pytest.raises(ValueError, match="no attribute"):
+        sweep_main(spec, tmp_path / "x.sqlite", run_fn="twolayer.sweep.fakes:nope")
+    monkeypatch.setitem(__import__("sys").modules, "distributed", None)
+    monkeypatch.setitem(__import__("sys").modules, "dask.distributed", None)
+    with pytest.raises(ValueError, match=r"pip install 'twolayer\[dask\]'"):
+        sweep_main(spec, tmp_path / "x.sqlite", executor="dask", run_fn=fakes.fake_run)
+    with pytest.raises(ValueError, match=r"pip install 'twolayer\[dask\]'"):
+        make_executor("dask")
+
+
+# ----------------------------------------------------------------------------- results
+def test_results_csv_has_every_row_and_column_and_where_filters(tmp_path, capsys):
+    spec, db = write(tmp_path, SPEC), tmp_path / "out.sqlite"
+    sweep_main(spec, db, workers=1, progress=False, run_fn="twolayer.sweep.fakes:failing_fake")
+    capsys.readouterr()
+
+    out = tmp_path / "all.csv"
+    assert results_main(db, csv=out) == 0
+    with open(out, newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert len(table) == 6
+    for column in ["run_key", "spec_hash", "status", "error", "started", "finished", "seconds", "version",
+                   "d", "rate", "seed", "activation", "method", "steps",
+                   "final_risk", "predicted_risk", "relative_gap", "frame_spectrum_error",
+                   "polar_alignment", "stopped", "history.risk"]:
+        assert column in table[0], column
+    done = [r for r in table if r["status"] == "done"]
+    assert len(done) == 3
+    for r in done:
+        params = {"d": 16, "activation": "sign", "method": "population", "steps": 20,
+                  "rate": float(r["rate"]), "seed": int(r["seed"])}
+        assert float(r["final_risk"]) == fakes.fake_metrics(params)["final_risk"]
+        assert json.loads(r["history.risk"]) == fakes.fake_metrics(params)["history"]["risk"]
+
+    def count(*where):
+        path = tmp_path / "f.csv"
+        results_main(db, csv=path, where=list(where))
+        with open(path, newline="") as fh:
+            return len(list(csv.DictReader(fh)))
+
+    assert count("rate=0.5") == 2
+    assert count("rate=0.5", "seed=0") == 1
+    assert count("activation=Sign") == 6           # values are normalised like the spec
+    assert count("status=failed") == 3
+    assert count("rate>=0.5", "status!=failed") == 2
+    assert count("activation=relu") == 0
+    assert count("tol=null") == 6
+    for bad, match in [("foo=1", "unknown column 'foo'"), ("rate=abc", "holds numbers"),
+                       ("rate", "cannot parse"), ("rate=0.5; DROP TABLE runs", "holds numbers"),
+                       ("seed=1 OR 1=1", "holds integers"), ("'rate'=1", "cannot parse")]:
+        with pytest.raises(ValueError, match=match):
+            results_main(db, where=[bad])
+    assert count() == 6  # the table survived
+
+    assert results_main(db, where="rate=0.5") == 0
+    text = capsys.readouterr().out
+    assert "2 of 6 runs match rate=0.5" in text and "fixed: d=16" in text
+    assert "final_risk" in text and "fake failure" in text
+    with pytest.raises(ValueError, match="not found"):
+        results_main(tmp_path / "nope.sqlite")
+    (tmp_path / "junk.sqlite").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(ValueError, match="not a"):
+        results_main(tmp_path / "junk.sqlite")
+
+
+# ----------------------------------------------------------------------------- executors
+def test_local_pool_and_dask_give_the_rows_of_the_serial_executor(tmp_path):
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    spec = load_spec(write(tmp_path, SPEC))
+    run_sweep(spec, tmp_path / "serial.sqlite", run_fn=fakes.failing_fake, executor=SerialExecutor())
+    expected = row_set(tmp_path / "serial.sqlite")
+
+    run_sweep(spec, tmp_path / "pool.sqlite", run_fn=fakes.failing_fake, executor=LocalPoolExecutor(2))
+    assert row_set(tmp_path / "pool.sqlite") == expected
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        report = run_sweep(spec, tmp_path / "dask.sqlite", run_fn="twolayer.sweep.fakes:failing_fake",
+                           executor="dask", scheduler=cluster.scheduler_address)
+    assert (report.done, report.failed) == (3, 3)
+    assert row_set(tmp_path / "dask.sqlite") == expected
+
+
+# ----------------------------------------------------------------------------- default run
+def test_train_arguments():
+    d, n, kw = train_arguments({"d": 16, "rate": 0.3, "activation": "relu", "seed": 2, "whiten": "zca"})
+    assert (d, n, kw) == (16, 5, {"activation": "relu", "seed": 2})  # whiten: data sets only
+    d, n, kw = train_arguments({"d": 4, "n": 3, "spectrum": "powerlaw:1"})
+    assert n == 3 and np.allclose(kw["spectrum"], [1, 1 / 2, 1 / 3, 1 / 4])
+    assert train_arguments({"d": 4, "n": 3, "spectrum": "isotropic"})[2] == {}
+    with pytest.raises(ValueError, match="cannot be combined"):
+        train_arguments({"d": 4, "n": 3, "spectrum": "powerlaw:1", "data": "digits"})
+
+
+def test_train_arguments_spectrum_file(tmp_path):
+    np.save(tmp_path / "eig.npy", np.array([3.0, 2.0, 1.0]))
+    np.save(tmp_path / "cov.npy", np.eye(3))
+    assert np.allclose(train_arguments({"d": 3, "n": 1, "spectrum": str(tmp_path / "eig.npy")})[2]["spectrum"],
+                       [3, 2, 1])
+    assert np.allclose(train_arguments({"d": 3, "n": 1, "spectrum": str(tmp_path / "cov.npy")})[2]["cov"], np.eye(3))
+    with pytest.raises(ValueError, match="d = 4"):
+        train_arguments({"d": 4, "n": 1, "spectrum": str(tmp_path / "eig.npy")})
+
+
+def test_default_run_on_a_tiny_grid(tmp_path):
+    try:
+        import twolayer.simulations  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"twolayer.simulations is not importable yet ({exc}); the default run needs it")
+    spec = write(tmp_path, """
+        [grid]
+        rate = [0.5]
+        data = ["gaussian", "mnist:/nonexistent/mnist"]
+        [defaults]
+        d = 16
+        steps = 20
+        seed = 0
+        """)
+    db = tmp_path / "real.sqlite"
+    report = run_sweep(spec, db, workers=1)
+    assert (report.done, report.failed) == (1, 1)
+    with ResultStore(db) as store:
+        done, = store.rows(["status=done"])
+        failed, = store.rows(["status=failed"])
+    assert done["metrics"]["n"] == 8 and done["metrics"]["steps"] == 20
+    assert 0 < done["final_risk"] < 1 and done["predicted_risk"] > 0
+    assert abs(done["relative_gap"]) < 1
+    assert failed["error"].split(":")[0] in ("DatasetError", "ValueError", "FileNotFoundError")
+
+
+def test_readme_and_example_spec_agree_with_the_code():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "simulations" / "README.md").read_text()
+    for key in KEYS:
+        assert f"| `{key}` |" in readme, key
+    example = load_spec(root / "simulations" / "example.toml")
+    assert len(example) == 12 and {r["d"] for r in example.runs} == {64}
+    assert example.runs[0]["activation"] == "sign" and example.runs[0]["method"] == "population"

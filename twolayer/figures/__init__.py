@@ -1,0 +1,18 @@
+"""Reproduce-figure scripts: ``twolayer figure NAME`` and ``twolayer reproduce``.
+
+Each figure function ``make(out, *, quick, workers, progress) -> FigureOutput`` runs its
+sweep spec from ``simulations/`` (resumable, cached in ``out/*.sqlite``) and writes
+``NAME.png``, ``NAME.pdf`` and ``NAME.csv`` (the plotted numbers) into ``out``.
+"""
+
+from .common import FigureOutput
+from .gaussian import anisotropic, features, finite_size, risk_vs_rate
+
+FIGURES = {
+    "risk-vs-rate": risk_vs_rate,
+    "finite-size": finite_size,
+    "features": features,
+    "anisotropic": anisotropic,
+}
+
+__all__ = ["FIGURES", "FigureOutput"]

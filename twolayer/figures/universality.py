@@ -1,0 +1,141 @@
+"""Figure on standard data: held-out risk of the sign autoencoder against the rate, with the
+Gaussian prediction from the data covariance, its scale-mixture correction, and the controls.
+
+One panel per (data set, preprocessing) of ``simulations/universality[.quick].toml``; every
+run is :func:`twolayer.universality.data_experiment` (see theory/universality.md):
+
+* curve, solid: Gaussian prediction ``min_risk(r, spectrum of the training covariance)``;
+* curve, dashed: scale-mixture prediction ``1 - kappa (1 - min_risk)``, kappa from the
+  training rows (the panel title gives it);
+* filled circles: the autoencoder trained on the real training rows, held-out risk on the
+  test rows (bars: +- one test-set standard error);
+* open squares: the Gaussian twin (same pipeline on N(0, Sigma_train) samples);
+* open triangles: the theory-optimal encoder (gradient descent on the exact Gaussian risk)
+  with its least-squares decoder, on the real test rows.
+
+Where the circles sit on the solid curve, the Gaussian theory is universal for that data
+set; where they sit on the dashed one, the data behave as a Gaussian scale mixture.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .. import theory
+from ..theory.scale_mixture import mixture_risk
+from .common import FigureOutput, run_spec, save, styled, write_csv
+
+#: (record field, stderr field, label, matplotlib style) of the measured series.
+POINTS = (
+    ("final_risk", "final_risk_stderr", "trained on the real data (held-out)",
+     dict(marker="o", color="C0", ms=6.5, ls="none")),
+    ("gaussian_twin_risk", "gaussian_twin_risk_stderr", "Gaussian twin (same pipeline, N(0, Σ) samples)",
+     dict(marker="s", color="C2", ms=6, ls="none", mfc="none", mew=1.4)),
+    ("theory_encoder_risk", "theory_encoder_risk_stderr", "theory-optimal encoder on the real data",
+     dict(marker="^", color="C3", ms=6.5, ls="none", mfc="none", mew=1.4)),
+)
+
+
+def _panels(rows: list[dict]) -> dict:
+    """(data, remove_item_mean, whiten) -> rows, sorted by data then preprocessing."""
+    groups: dict = {}
+    for row in rows:
+        key = (row["data"], bool(row["preprocessing"]["remove_item_mean"]), row["preprocessing"]["whiten"] or "")
+        groups.setdefault(key, []).append(row)
+    return dict(sorted(groups.items(), key=lambda kv: (kv[0][0], not kv[0][1], kv[0][2])))
+
+
+def _describe(key, row) -> str:
+    data, rim, whiten = key
+    shape = "x".join(str(s) for s in row["preprocessing"].get("item_shape", []))
+    parts = [f"{row['dataset']} ({shape}, d = {row['d']})"]
+    parts.append("item mean removed" if rim else "raw")
+    if whiten:
+        parts.append(f"{whiten} whitened")
+    return ", ".join(parts)
+
+
+def _by_rate(group: list[dict]) -> list[dict]:
+    """One point per rate: values averaged over seeds, standard errors combined (independent test sets)."""
+    out = []
+    rates = sorted({r["rate"] for r in group})
+    for rate in rates:
+        rs = [r for r in group if r["rate"] == rate]
+        point = {"rate": rate, "seeds": len(rs)}
+        for field in ("predicted_risk", "predicted_risk_mixture", "kappa", "train_risk", "theory_encoder_gaussian_risk"):
+            vals = [r[field] for r in rs if r.get(field) is not None]
+            point[field] = float(np.mean(vals)) if vals else None
+        for field, se_field, _, _ in POINTS:
+            vals = [r[field] for r in rs if r.get(field) is not None]
+            ses = [r[se_field] for r in rs if r.get(se_field) is not None]
+            point[field] = float(np.mean(vals)) if vals else None
+            point[se_field] = float(math.sqrt(sum(s * s for s in ses)) / len(ses)) if ses else None
+        out.append(point)
+    return out
+
+
+@styled
+def universality(out: Path, *, quick: bool = False, workers=None, progress=False) -> FigureOutput:
+    """Held-out risk against the rate on standard data, one panel per data set (module docstring)."""
+    import matplotlib.pyplot as plt
+
+    rows = run_spec("universality", out, quick=quick, workers=workers, progress=progress)
+    if not rows:
+        raise RuntimeError("the universality spec produced no runs")
+    panels = _panels(rows)
+    count = len(panels)
+    ncols = min(count, 2)
+    nrows = math.ceil(count / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.0 * ncols, 3.7 * nrows + 0.5), squeeze=False,
+                             sharex=True, constrained_layout=True)
+    table, summary = [], []
+    top_rate = max(r["rate"] for r in rows)
+    grid = np.linspace(0.02, top_rate * 1.06, 240)
+    for ax, (key, group) in zip(axes.flat, panels.items()):
+        first = group[0]
+        label = _describe(key, first)
+        spectrum = np.asarray(first["spectrum"], dtype=np.float64)
+        kappa = float(np.mean([r["kappa"] for r in group]))
+        gauss = np.asarray(theory.min_risk(grid, activation=first["activation"], spectrum=spectrum))
+        ax.plot(grid, gauss, "-k", lw=1.6, label="Gaussian prediction (data covariance)")
+        table += [{"panel": label, "series": "Gaussian prediction", "rate": float(r), "risk": float(v)}
+                  for r, v in zip(grid, gauss)]
+        if first["activation"] == "sign":
+            mix = mixture_risk(gauss, kappa)
+            ax.plot(grid, mix, "--", color="C1", lw=1.8, label="scale-mixture prediction 1 − κ(1 − R_gauss)")
+            table += [{"panel": label, "series": "scale-mixture prediction", "rate": float(r), "risk": float(v),
+                       "kappa": kappa} for r, v in zip(grid, mix)]
+        points = _by_rate(group)
+        for field, se_field, name, style in POINTS:
+            pts = [p for p in points if p[field] is not None]
+            if not pts:
+                continue
+            ax.errorbar([p["rate"] for p in pts], [p[field] for p in pts], yerr=[p[se_field] or 0.0 for p in pts],
+                        capsize=2.5, label=name, **style)
+            table += [{"panel": label, "series": name, "rate": p["rate"], "risk": p[field], "stderr": p[se_field],
+                       "seeds": p["seeds"]} for p in pts]
+        raw = float(np.mean([r.get("kappa_raw") or r["kappa"] for r in group]))
+        kappa_text = f"κ = {kappa:.3f}" + (f" (raw {raw:.3f}, clipped)" if raw > kappa + 5e-4 else "")
+        ax.set(title=f"{label}\n{kappa_text}, {first['n_train']} training / {first['n_test']} test items",
+               ylim=(0, 1.02), xlim=(0, top_rate * 1.06))
+        ax.set_ylabel("held-out risk  Σ|x − x̂|² / Σ|x|²")
+        for p in points:
+            summary.append({
+                "figure": "universality", "dataset": first["dataset"], "data": key[0],
+                "preprocessing": "item mean removed" if key[1] else "raw", "rate": p["rate"],
+                "theory": p["predicted_risk"], "theory_mixture": p["predicted_risk_mixture"],
+                "simulation": p["final_risk"], "gaussian_twin": p["gaussian_twin_risk"],
+                "theory_encoder": p["theory_encoder_risk"], "kappa": p["kappa"],
+            })
+    for ax in axes[-1]:
+        ax.set_xlabel("rate r = n/d (bits per input dimension)")
+    for ax in list(axes.flat)[count:]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3), frameon=False)
+    fig.suptitle("Sign autoencoder on standard data: held-out risk vs the Gaussian theory", fontsize=11)
+    files = save(fig, out, "universality") + [write_csv(out / "universality.csv", table)]
+    return FigureOutput("universality", files, summary)

@@ -1,0 +1,100 @@
+r"""Training objectives and the gradient estimator for sign.
+
+Objectives are d R = E||x - x_hat||^2 / v (v = tr(Sigma)/d; training sees the standardised
+source, v = 1, see :mod:`.sources`), so that one learning rate serves every d and scale.
+
+**Population** (Gaussian source, exact): d R(A, B) from :func:`twolayer.theory.risk_jax`
+("untied", "tied"), or d R(B) with the optimal decoder from
+:func:`twolayer.theory.optimal_decoder_risk_jax` ("optimal-decoder"). For homogeneous
+activations (sign, relu, linear) R(B) is invariant to positive row scalings of B, so B is
+row-normalised inside the objective: the gradient is the same vector (the raw gradient is
+already orthogonal to each row), and the kernel matrix M keeps an O(1) diagonal, which
+keeps its Cholesky factor well conditioned in float32.
+
+**Samples, sign: Gaussian smoothing.** sign' = 0 almost everywhere, so autodiff of the
+sample loss gives no signal in B. We train instead the smoothed network
+
+    sigma_tau(z_i) = E_eps sign(z_i + tau s_i eps) = erf(z_i / (sqrt(2) tau s_i)),  eps ~ N(0, 1),
+
+with s_i the root-mean-square of z_i = b_i . x over the minibatch (the pre-activation
+scale, so the smoothing is invariant to rescaling a row of B and adapts to any source).
+This is sound because (i) the smoothed loss is a smooth function of (A, B) and its gradient
+is computed *exactly* by autodiff (no surrogate derivative is substituted anywhere);
+(ii) the smoothed code is the conditional mean of a randomly perturbed sign code, so
+sigma_tau -> sign pointwise (z != 0) as tau -> 0 and the smoothed risk converges to the
+sign network's risk (dominated convergence; {z_i = 0} has probability 0);
+(iii) tau is annealed geometrically, tau_t = tau_0 (tau_1/tau_0)^(t/(T-1)), from
+tau_0 = 0.5 (wide: every sample carries gradient) to tau_1 = 0.01 (the trained B is then
+the B of an almost-sign network). The decoder is refitted at the end (see
+:func:`twolayer.simulations.training.train`) for the exact sign code.
+
+**Samples, other activations**: plain autodiff of the minibatch loss.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..theory import optimal_decoder_risk_jax, risk_jax
+from .model import decoder, normalise_rows
+from .sources import draw_batch
+
+#: (tau_0, tau_1): the smoothing width of sign, relative to the pre-activation scale,
+#: annealed geometrically from tau_0 at the first step to tau_1 at the last.
+SIGN_SMOOTHING = (0.5, 0.01)
+
+
+def smoothing_width(step, steps: int, smoothing=SIGN_SMOOTHING):
+    """tau_t = tau_0 (tau_1 / tau_0)^(t / (T - 1)) (JAX; constant tau_0 when T = 1)."""
+    import jax.numpy as jnp
+
+    tau0, tau1 = smoothing
+    frac = jnp.clip(step / max(steps - 1, 1), 0.0, 1.0)
+    return tau0 * jnp.exp(frac * math.log(tau1 / tau0))
+
+
+def smoothed_sign(z, tau):
+    """erf(z / (sqrt(2) tau s)) = E_eps sign(z + tau s eps), s = batch RMS of each column of z."""
+    import jax.numpy as jnp
+    import jax.scipy.special as jsp
+
+    s = jnp.sqrt(jnp.mean(z * z, axis=0, keepdims=True) + jnp.finfo(z.dtype).tiny)
+    return jsp.erf(z / (math.sqrt(2.0) * tau * s))
+
+
+def population_loss(act, parametrization: str, jitter: float):
+    """loss(params, step, key, consts) = d R (exact) for the parametrisation (``step``, ``key`` unused)."""
+
+    def loss(params, step, key, consts):
+        B, cov = params["B"], consts.get("cov")
+        d = B.shape[1]
+        if parametrization == "optimal-decoder":
+            B_eff = normalise_rows(B, _jnp()) if act.homogeneous else B
+            return d * optimal_decoder_risk_jax(B_eff, activation=act, cov=cov, jitter=jitter)
+        return d * risk_jax(B, decoder(params), activation=act, cov=cov)
+
+    return loss
+
+
+def sample_loss(act, *, d: int, batch_size: int, steps: int, dtype, smoothing=SIGN_SMOOTHING):
+    """loss(params, step, key, consts) = mean_batch ||x - A sigma(Bx)||^2 on minibatch ``step`` (v = 1).
+
+    sign is replaced by :func:`smoothed_sign` with the annealed width of step ``step``.
+    """
+    jnp = _jnp()
+    smooth = act.name == "sign"
+
+    def loss(params, step, key, consts):
+        x = draw_batch(key, step, batch_size, d, consts, dtype)
+        z = x @ params["B"].T
+        code = smoothed_sign(z, smoothing_width(step, steps, smoothing)) if smooth else act(z, jnp)
+        err = x - code @ decoder(params, jnp).T
+        return jnp.mean(jnp.sum(err * err, axis=1))
+
+    return loss
+
+
+def _jnp():
+    import jax.numpy as jnp
+
+    return jnp

@@ -1,0 +1,159 @@
+r"""Comparison of a learned (A, B) with the theory (pure float64 functions of their arguments).
+
+Notation: Sigma = Q diag(sigma) Q^T the source covariance (None = I), and
+W = rows of B Sigma^{1/2} normalised to unit norm -- the encoder as the source sees it
+(W = B with unit rows when Sigma = I); r = n/d.
+
+* ``final_risk`` = R(A, B) exact (:func:`twolayer.theory.population_risk` with the learned A);
+  ``final_risk_optimal_decoder`` = R(A*(B), B); ``predicted_risk`` = :func:`~twolayer.theory.min_risk`;
+  ``relative_gap`` = (final_risk - predicted_risk) / predicted_risk.
+* :func:`frame_spectrum_error` = max_j |lambda_j(W^T W) - m_j| over sorted eigenvalues, with m
+  the predicted frame spectrum (sign): isotropic, n ones and d - n zeros (r <= 1: W W^T = I)
+  or d values r (r > 1: W^T W = r I, a unit-norm tight frame); otherwise the sorted
+  :func:`~twolayer.theory.optimal_allocation`.
+* :func:`polar_alignment` = mean_i cos(b_i, t_i), T = rows of P Q^T normalised, where
+  B0 = P S Q^T is the (thin) SVD of the initial encoder: gradient descent on the isotropic
+  sign risk is predicted to end at the polar factor of its start (features fixed by the
+  initialisation).
+* :func:`decoder_distance` = ||A - A*(B)||_F / ||A*(B)||_F.
+* :func:`allocation_profile` (non-isotropic): F = Q^T W^T W Q, the frame operator in Sigma's
+  eigenbasis; its diagonal against m = optimal_allocation(sigma, n):
+  ``allocation_profile_error`` = ||diag F - m||_2 / ||m||_2 (relative L2),
+  ``allocation_max_error`` = max_j |F_jj - m_j| / max_j m_j, and
+  ``leakage`` = ||F - diag F||_F / ||F||_F (mass off the eigenbasis).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import as_covariance, as_matrix
+from ..activations import get_activation
+from ..theory import min_risk, optimal_allocation, optimal_decoder, population_risk
+
+
+def _root(cov):
+    """(Sigma^{1/2}, sigma, Q) for a covariance (Sigma^{1/2} symmetric); (None, None, None) for I."""
+    if cov is None:
+        return None, None, None
+    sigma, Q = np.linalg.eigh(cov)
+    sigma = np.clip(sigma, 0.0, None)
+    return (Q * np.sqrt(sigma)) @ Q.T, sigma, Q
+
+
+def source_frame(B, cov=None) -> np.ndarray:
+    """W = rows of B Sigma^{1/2} normalised to unit norm (B with unit rows when cov is None)."""
+    B = as_matrix(B, "B (encoder, n x d)")
+    root, _, _ = _root(None if cov is None else as_covariance(cov, B.shape[1]))
+    W = B if root is None else B @ root
+    norms = np.linalg.norm(W, axis=1, keepdims=True)
+    if np.any(norms <= 0):
+        raise ValueError("a row of B has no projection on the source; W = B Sigma^{1/2} has a zero row")
+    return W / norms
+
+
+def predicted_frame_spectrum(d: int, n: int, cov=None) -> np.ndarray:
+    """Predicted eigenvalues of W^T W, sorted decreasing (sign): flat (isotropic) or the allocation."""
+    if cov is None:
+        return np.concatenate([np.full(min(n, d), max(1.0, n / d)), np.zeros(max(d - n, 0))])
+    sigma = np.clip(np.linalg.eigvalsh(as_covariance(cov, d)), 0.0, None)
+    return np.sort(optimal_allocation(sigma, n))[::-1]
+
+
+def frame_spectrum_error(B, *, cov=None) -> float:
+    """max_j |lambda_j(W^T W) - m_j| (sorted): distance of the learned frame to the predicted one."""
+    W = source_frame(B, cov)
+    n, d = W.shape
+    small = W @ W.T if n <= d else W.T @ W
+    eig = np.sort(np.linalg.eigvalsh(small))[::-1]
+    eig = np.concatenate([eig, np.zeros(d - eig.size)])  # W^T W has d - n extra zeros when n < d
+    return float(np.max(np.abs(eig - predicted_frame_spectrum(d, n, cov))))
+
+
+def polar_target(B0) -> np.ndarray:
+    """Rows of the polar factor P Q^T of B0 = P S Q^T (thin SVD), normalised to unit norm."""
+    B0 = as_matrix(B0, "B0 (initial encoder)")
+    P, _, Qt = np.linalg.svd(B0, full_matrices=False)
+    T = P @ Qt
+    return T / np.linalg.norm(T, axis=1, keepdims=True)
+
+
+def polar_alignment(B, B0) -> float:
+    """mean_i cos(b_i, t_i), T = normalised rows of the polar factor of B0 (1 = features fixed by the start)."""
+    B = as_matrix(B, "B (encoder, n x d)")
+    T = polar_target(B0)
+    if T.shape != B.shape:
+        raise ValueError(f"B0 has shape {T.shape} but B has shape {B.shape}")
+    U = B / np.linalg.norm(B, axis=1, keepdims=True)
+    return float(np.mean(np.sum(U * T, axis=1)))
+
+
+def decoder_distance(A, B, *, activation="sign", cov=None) -> float:
+    """||A - A*(B)||_F / ||A*(B)||_F with A*(B) the exact optimal decoder."""
+    A_star = optimal_decoder(B, activation=activation, cov=cov)
+    A = as_matrix(A, "A (decoder, d x n)", shape=A_star.shape)
+    return float(np.linalg.norm(A - A_star) / np.linalg.norm(A_star))
+
+
+def allocation_profile(B, cov) -> dict:
+    """Frame operator of W in Sigma's eigenbasis vs :func:`~twolayer.theory.optimal_allocation` (see module doc).
+
+    Returns ``eigenvalues`` (sigma, in the order of ``eigh``), ``learned`` (diag F),
+    ``predicted`` (m), ``allocation_profile_error``, ``allocation_max_error`` and ``leakage``.
+    """
+    B = as_matrix(B, "B (encoder, n x d)")
+    cov = as_covariance(cov, B.shape[1])
+    _, sigma, Q = _root(cov)
+    W = source_frame(B, cov)
+    F = Q.T @ (W.T @ W) @ Q
+    learned = np.diag(F).copy()
+    m = optimal_allocation(sigma, W.shape[0])
+    off = F - np.diag(learned)
+    return {
+        "eigenvalues": sigma,
+        "learned": learned,
+        "predicted": m,
+        "allocation_profile_error": float(np.linalg.norm(learned - m) / np.linalg.norm(m)),
+        "allocation_max_error": float(np.max(np.abs(learned - m)) / np.max(m)),
+        "leakage": float(np.linalg.norm(off) / np.linalg.norm(F)),
+    }
+
+
+def is_isotropic(cov) -> bool:
+    """True when cov is None or a multiple of the identity."""
+    if cov is None:
+        return True
+    cov = np.asarray(cov, dtype=np.float64)
+    return bool(np.allclose(cov, cov[0, 0] * np.eye(cov.shape[0]), rtol=1e-10, atol=1e-12 * abs(cov[0, 0])))
+
+
+def compare_with_theory(A, B, *, activation="sign", cov=None, B0=None) -> dict:
+    """All the metrics of the module docstring for one (A, B) (JSON-ready floats; None when undefined).
+
+    The frame metrics are predictions for sign only (None for other activations);
+    ``polar_alignment`` needs the initial encoder ``B0``; the allocation metrics are added
+    for a non-isotropic ``cov``. ``predicted_risk`` is the proportional-limit minimum at r = n/d.
+    """
+    act = get_activation(activation)
+    B = as_matrix(B, "B (encoder, n x d)")
+    n, d = B.shape
+    if cov is not None:
+        cov = as_covariance(cov, d)
+    iso = is_isotropic(cov)
+    theory_cov = None if iso else cov  # a multiple of I is the isotropic theory (risk is scale-free)
+    spectrum = None if iso else np.clip(np.linalg.eigvalsh(cov), 0.0, None)
+    final = population_risk(B, A, activation=act, cov=cov)
+    predicted = float(min_risk(n / d, activation=act, spectrum=spectrum))
+    out = {
+        "final_risk": final,
+        "final_risk_optimal_decoder": population_risk(B, activation=act, cov=cov),
+        "predicted_risk": predicted,
+        "relative_gap": (final - predicted) / predicted if predicted > 0 else None,
+        "frame_spectrum_error": frame_spectrum_error(B, cov=theory_cov) if act.name == "sign" else None,
+        "polar_alignment": polar_alignment(B, B0) if B0 is not None else None,
+        "decoder_distance": decoder_distance(A, B, activation=act, cov=cov),
+    }
+    if not iso:
+        profile = allocation_profile(B, cov)
+        out.update({k: profile[k] for k in ("allocation_profile_error", "allocation_max_error", "leakage")})
+    return out

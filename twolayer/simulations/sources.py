@@ -1,0 +1,100 @@
+r"""The source the autoencoder is trained on: a Gaussian N(0, Sigma) or a fixed data matrix.
+
+* ``cov`` -- any d x d covariance (``None``: Sigma = I, the isotropic source);
+* ``spectrum`` -- a shortcut for ``cov = diag(spectrum)``: the covariance is kept *diagonal*
+  (eigenbasis = the coordinate axes). Every initialisation here is rotation invariant in
+  law, so a diagonal Sigma is equivalent in distribution to one in a random eigenbasis, and
+  it keeps the eigenbasis of the allocation metrics exact and sampling cheap;
+* ``data`` -- an N x d matrix (method "samples" only). The theory comparison then uses the
+  Gaussian with the data's second-moment matrix X^T X / N (the model has no bias, so the
+  risk of a Gaussian source depends only on this matrix), and the empirical risk on the data
+  is reported beside it.
+
+Training runs on the *standardised* source x / sqrt(v), v = tr(Sigma)/d the mean coordinate
+variance (:meth:`Source.standardised`), so that learning rates and initialisations do not
+depend on the source's overall scale; :func:`twolayer.simulations.training.train` maps the
+result back (B / sqrt(v), A sqrt(v)), which leaves the normalised risk unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validation import as_covariance, as_matrix, as_spectrum
+
+
+@dataclass(frozen=True)
+class Source:
+    """A resolved source: ``cov`` (float64, None = I), ``data`` (N x d float64 or None).
+
+    ``scale`` is the sampling matrix L with x = L g, g ~ N(0, I) (None = I), ``variance`` the
+    mean coordinate variance v = tr(Sigma)/d (mean ||x||^2/d of the data).
+    """
+
+    d: int
+    cov: np.ndarray | None
+    data: np.ndarray | None
+    scale: np.ndarray | None
+    variance: float
+
+    @property
+    def isotropic(self) -> bool:
+        """True when Sigma is a multiple of I (the theory's isotropic case)."""
+        from .metrics import is_isotropic
+
+        return is_isotropic(self.cov)
+
+    def standardised(self) -> dict:
+        """float64 arrays of the source with mean coordinate variance 1: cov / v, scale / sqrt(v), data / sqrt(v)."""
+        v, root = self.variance, np.sqrt(self.variance)
+        return {
+            "cov": None if self.cov is None else self.cov / v,
+            "scale": None if self.scale is None else self.scale / root,
+            "data": None if self.data is None else self.data / root,
+        }
+
+
+def make_source(d: int, *, cov=None, spectrum=None, data=None) -> Source:
+    """Validate and resolve (cov | spectrum | data) for input dimension ``d``; at most one may be given."""
+    given = [name for name, v in (("cov", cov), ("spectrum", spectrum), ("data", data)) if v is not None]
+    if len(given) > 1:
+        raise ValueError(f"give at most one of cov, spectrum and data; got {' and '.join(given)}")
+    if data is not None:
+        X = as_matrix(data, "data (N x d samples)")
+        if X.shape[1] != d:
+            raise ValueError(f"data has {X.shape[1]} columns but d = {d}; data must be N x d")
+        second = X.T @ X / X.shape[0]
+        if np.trace(second) <= 0:
+            raise ValueError("data is all zeros; the source has zero variance")
+        return Source(d, second, X, None, float(np.trace(second) / d))
+    if spectrum is not None:
+        sigma = as_spectrum(spectrum)
+        if sigma.size != d:
+            raise ValueError(f"spectrum has {sigma.size} eigenvalues but d = {d}; give one per coordinate")
+        return Source(d, np.diag(sigma), None, np.diag(np.sqrt(sigma)), float(sigma.mean()))
+    if cov is not None:
+        Sigma = as_covariance(cov, d)
+        vals, vecs = np.linalg.eigh(Sigma)
+        root = (vecs * np.sqrt(np.clip(vals, 0.0, None))) @ vecs.T  # symmetric square root
+        return Source(d, Sigma, None, root, float(np.trace(Sigma) / d))
+    return Source(d, None, None, None, 1.0)
+
+
+def draw_batch(key, step, batch_size: int, d: int, consts: dict, dtype):
+    """Minibatch ``step`` (JAX): fresh x = L g, g ~ N(0, I), or rows of ``data`` drawn with replacement.
+
+    The key for step t is fold_in(key, t), so a run's samples depend only on (seed, t).
+    ``consts`` holds "scale" (L or None) or "data" (see :meth:`Source.standardised`).
+    """
+    import jax
+
+    k = jax.random.fold_in(key, step)
+    data = consts.get("data")
+    if data is not None:
+        idx = jax.random.randint(k, (batch_size,), 0, data.shape[0])
+        return data[idx]
+    g = jax.random.normal(k, (batch_size, d), dtype=dtype)
+    scale = consts.get("scale")
+    return g if scale is None else g @ scale.T

@@ -1,0 +1,363 @@
+r"""One entry point, :func:`train`: gradient methods on x_hat = A sigma(B x), compared with the theory.
+
+The optimiser minimises d R (see :mod:`.estimators`) in chunks of ``record_every`` (or 100)
+steps: each chunk is one ``jax.lax.scan`` inside one ``jax.jit``-compiled function, built
+once per configuration and shape and cached, so a second run with the same configuration
+(another seed, say) compiles nothing. The last, partial chunk masks its surplus steps
+instead of compiling a shorter scan. float32 runs are traced with JAX's 64-bit mode off
+(the theory functions otherwise promote some of their constants to float64).
+
+Stopping: after the step budget, or -- with ``tol`` -- as soon as the relative improvement
+of the risk over the last ``TOL_WINDOW`` steps is below ``tol``: (R_{t-w} - R_t) / R_t for the
+population method (R is the exact risk of the current parameters), and the same on the
+means of the last two windows of minibatch losses for the samples method.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validation import as_size
+from ..activations import get_activation
+from ..theory import code_moments, optimal_decoder, population_risk
+from .estimators import SIGN_SMOOTHING, population_loss, sample_loss
+from .metrics import compare_with_theory
+from .model import INITS, PARAMETRIZATIONS, check_choice, decoder, init_params, tied_scale
+from .optim import DEFAULT_OPTIMIZER, DEFAULT_SCHEDULE, OPTIMIZERS, SCHEDULES, check_lr, make_optimizer
+from .sources import make_source
+
+METHODS = ("population", "samples")
+DTYPES = ("float32", "float64")
+#: steps per compiled chunk when ``record_every`` is 0.
+CHUNK = 100
+#: window (steps) of the ``tol`` stopping rule.
+TOL_WINDOW = 100
+#: absolute jitter added to the kernel matrix M before its Cholesky factorisation
+#: (optimal-decoder parametrisation; M has an O(1) diagonal there).
+JITTER = {"float32": 1e-6, "float64": 1e-12}
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite during training (usually: the learning rate is too large)."""
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train`: float64 (A, B), the initial B0, history, and the theory comparison.
+
+    ``history`` has lists "step", "loss" (training objective / d: the risk for the population
+    method, the minibatch risk for samples) and "risk" (exact population risk: of the trained
+    parameters for population, of B with the optimal decoder for samples from a Gaussian
+    source; None for a data matrix), recorded every ``record_every`` steps (empty if 0).
+    """
+
+    A: np.ndarray
+    B: np.ndarray
+    B0: np.ndarray
+    history: dict
+    steps: int
+    seconds: float
+    metrics: dict
+    config: dict
+    stopped: str = "budget"
+
+    def as_record(self) -> dict:
+        """A flat JSON-serialisable dict: the configuration, steps, seconds and every metric."""
+        record = dict(self.config)
+        record.update(steps=int(self.steps), seconds=float(self.seconds), stopped=self.stopped)
+        record.update(self.metrics)
+        return {k: _plain(v) for k, v in record.items()}
+
+
+def _plain(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """Everything the compiled chunk function depends on, besides array shapes (hashable)."""
+
+    activation: object
+    method: str
+    parametrization: str
+    optimizer: str
+    lr: float
+    schedule: str
+    steps: int
+    chunk: int
+    batch_size: int
+    d: int
+    dtype: str
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(spec: _Spec):
+    """(optax transformation, jitted run(params, opt_state, start, key, consts) -> (params, opt_state, losses))."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    act = get_activation(spec.activation)
+    tx = make_optimizer(spec.optimizer, spec.lr, spec.schedule, spec.steps)
+    if spec.method == "population":
+        loss = population_loss(act, spec.parametrization, JITTER[spec.dtype])
+    else:
+        loss = sample_loss(
+            act, d=spec.d, batch_size=spec.batch_size, steps=spec.steps, dtype=jnp.dtype(spec.dtype),
+            smoothing=SIGN_SMOOTHING,
+        )
+    grad = jax.value_and_grad(loss)
+
+    def one_step(carry, t, key, consts):
+        params, opt_state = carry
+        value, g = grad(params, t, key, consts)
+        updates, new_state = tx.update(g, opt_state, params)
+        new_params = optax.apply_updates(params, updates)
+        live = t < spec.steps  # the surplus steps of a last, partial chunk change nothing
+        keep = functools.partial(jax.tree_util.tree_map, lambda new, old: jnp.where(live, new, old))
+        return (keep(new_params, params), keep(new_state, opt_state)), value
+
+    @jax.jit
+    def run(params, opt_state, start, key, consts):
+        ts = start + jnp.arange(spec.chunk)
+        (params, opt_state), values = jax.lax.scan(
+            lambda c, t: one_step(c, t, key, consts), (params, opt_state), ts
+        )
+        return params, opt_state, values
+
+    return tx, run
+
+
+def _check_options(method, parametrization, optimizer, schedule, dtype, init, tol, data):
+    check_choice(method, METHODS, "method")
+    if data is not None and method != "samples":
+        raise ValueError("a data matrix can only be used with method='samples' (population needs a covariance)")
+    if parametrization is None:
+        parametrization = "optimal-decoder" if method == "population" else "untied"
+    check_choice(parametrization, PARAMETRIZATIONS, "parametrization")
+    if method == "samples" and parametrization == "optimal-decoder":
+        raise ValueError(
+            "parametrization 'optimal-decoder' needs the exact population risk; with method='samples' "
+            "use 'untied' (the decoder is refitted at the end) or 'tied'"
+        )
+    optimizer = DEFAULT_OPTIMIZER[method] if optimizer is None else optimizer
+    schedule = DEFAULT_SCHEDULE[method] if schedule is None else schedule
+    check_choice(optimizer, OPTIMIZERS, "optimizer")
+    check_choice(schedule, SCHEDULES, "schedule")
+    check_choice(dtype, DTYPES, "dtype")
+    check_choice(init, INITS, "init")
+    if tol is not None:
+        try:
+            tol = float(tol)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"tol must be a number > 0 or None, got {tol!r}") from exc
+        if not math.isfinite(tol) or tol <= 0:
+            raise ValueError(f"tol must be a finite number > 0 or None, got {tol!r}")
+    return parametrization, optimizer, schedule, tol
+
+
+def train(
+    d,
+    n,
+    *,
+    activation="sign",
+    method="population",
+    cov=None,
+    spectrum=None,
+    data=None,
+    steps=2000,
+    optimizer=None,
+    lr=None,
+    schedule=None,
+    batch_size=256,
+    tol=None,
+    parametrization=None,
+    init="gaussian",
+    seed=0,
+    dtype="float32",
+    record_every=0,
+    progress=False,
+) -> TrainResult:
+    r"""Train x_hat = A sigma(B x) on an n-neuron code of d-dimensional inputs; compare with the theory.
+
+    method: "population" -- gradient descent on the exact risk of a Gaussian source N(0, cov);
+        "samples" -- minibatch gradients on ``batch_size`` fresh samples per step (or rows of a
+        fixed ``data`` matrix, N x d, drawn with replacement); sign is trained through its
+        Gaussian smoothing (:mod:`.estimators`).
+    cov / spectrum / data: the source (at most one; ``spectrum`` = a diagonal covariance);
+        none = the isotropic N(0, I).
+    parametrization: "optimal-decoder" (population default: gradient on B of R(A*(B), B)),
+        "untied" (samples default: A and B trained), "tied" (A = alpha B^T).
+        At the end A is: A*(B) for "optimal-decoder"; for "untied" with samples, refitted --
+        the exact A*(B) for a Gaussian source, least squares on the data for a data matrix;
+        otherwise the trained decoder.
+    optimizer: "sgd", "momentum", "adam" (None: "sgd" -- plain gradient descent -- for
+        population, "adam" for samples); lr: base rate (None: the default per method and
+        optimizer, :data:`twolayer.simulations.optim.DEFAULT_LR`); schedule: "constant",
+        "cosine", "exponential" (None: "constant" for population, "cosine" for samples). tol: stop early (module docstring). seed: fixes the
+        initialisation and the samples; same seed, same numbers. dtype: "float32" or "float64".
+    record_every: record the history every so many steps (0: none). progress: tqdm on stderr.
+
+    Raises ValueError for invalid arguments and :class:`TrainingDivergedError` when the loss
+    becomes non-finite.
+    """
+    d = as_size(d, "d (input dimension)")
+    n = as_size(n, "n (code size)")
+    act = get_activation(activation)
+    parametrization, optimizer, schedule, tol = _check_options(method, parametrization, optimizer, schedule, dtype, init, tol, data)
+    steps = as_size(steps, "steps")
+    batch_size = as_size(batch_size, "batch_size")
+    record_every = as_size(record_every, "record_every", minimum=0)
+    seed = as_size(seed, "seed", minimum=0)
+    lr = check_lr(lr, method, optimizer, d)
+    source = make_source(d, cov=cov, spectrum=spectrum, data=data)
+
+    params0 = init_params(d, n, parametrization=parametrization, init=init, seed=seed)  # standardised source
+    if parametrization == "tied":
+        C, M, _ = code_moments(params0["B"], source.standardised()["cov"], act)
+        params0["alpha"] = np.float64(tied_scale(params0["B"], C, M))
+    chunk = min(record_every or CHUNK, steps)
+    spec = _Spec(
+        activation if isinstance(activation, str) else act,
+        method, parametrization, optimizer, lr, schedule, steps, chunk, batch_size, d, dtype,
+    )
+
+    start_time = time.perf_counter()
+    params, history, steps_run, stopped = _run(spec, params0, source, seed, tol, record_every, progress, act)
+    A, extra = _final_decoder(params, parametrization, method, source, act)
+    B0 = params0["B"].astype(dtype).astype(np.float64) / np.sqrt(source.variance)  # the start as trained
+    metrics = compare_with_theory(A, params["B"], activation=act, cov=source.cov, B0=B0)
+    metrics.update(extra)
+    seconds = time.perf_counter() - start_time
+
+    config = {
+        "d": d, "n": n, "rate": n / d, "activation": act.name, "method": method,
+        "parametrization": parametrization, "optimizer": optimizer, "lr": lr, "schedule": schedule,
+        "batch_size": batch_size if method == "samples" else None, "init": init, "seed": seed,
+        "dtype": dtype, "tol": tol, "step_budget": steps,
+        "source": "data" if source.data is not None else ("isotropic" if source.isotropic else "covariance"),
+    }
+    return TrainResult(A, params["B"], B0, history, steps_run, seconds, metrics, config, stopped)
+
+
+def _run(spec, params0, source, seed, tol, record_every, progress, act):
+    """The chunk loop: returns (float64 params, history, steps run, why it stopped)."""
+    import jax
+    import jax.numpy as jnp
+    from tqdm.auto import tqdm
+
+    with jax.enable_x64(spec.dtype == "float64"):
+        dt = jnp.dtype(spec.dtype)
+
+        def put(x):
+            return None if x is None else jnp.asarray(x, dtype=dt)
+
+        tx, run = _compiled(spec)
+        params = {k: put(v) for k, v in params0.items()}
+        opt_state = tx.init(params)
+        std = source.standardised()
+        names = ("cov",) if spec.method == "population" else ("data", "scale")
+        consts = {k: put(std[k]) for k in names}
+        key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
+
+        history = {"step": [], "loss": [], "risk": []}
+        losses = np.empty(0)
+        stopped = "budget"
+        with tqdm(total=spec.steps, disable=not progress, file=sys.stderr, desc=f"train d={spec.d}") as bar:
+            while losses.size < spec.steps:
+                done = losses.size
+                start_risk = _exact_risk(params, spec, source, act) if record_every else None
+                params, opt_state, values = run(params, opt_state, done, key, consts)
+                values = np.asarray(values, dtype=np.float64)[: spec.steps - done] / spec.d
+                _check_finite(values, done, spec)
+                losses = np.concatenate([losses, values])
+                bar.update(values.size)
+                if record_every:
+                    _record(history, losses, done, record_every, spec, start_risk)
+                if tol is not None and _converged(losses, tol, spec.method):
+                    stopped = "tol"
+                    break
+        out = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    if not all(np.all(np.isfinite(v)) for v in out.values()):
+        _check_finite(np.array([np.nan]), losses.size, spec)
+    return _unstandardise(out, source.variance), history, int(losses.size), stopped
+
+
+def _unstandardise(params, v):
+    """Parameters for the source itself from those for x / sqrt(v): B / sqrt(v), A sqrt(v), alpha v."""
+    factor = {"B": 1.0 / np.sqrt(v), "A": np.sqrt(v), "alpha": v}
+    return {k: p * factor[k] for k, p in params.items()}
+
+
+def _check_finite(values, done, spec):
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        step = done + int(bad[0])
+        raise TrainingDivergedError(
+            f"training diverged at step {step}: the loss became {values[bad[0]]} "
+            f"(method={spec.method!r}, optimizer={spec.optimizer!r}, lr={spec.lr:g}); "
+            f"try a smaller learning rate, e.g. lr={spec.lr / 10:g}"
+        )
+
+
+def _exact_risk(params, spec, source, act):
+    """Exact risk of B with the optimal decoder (samples from a Gaussian source), else None."""
+    if spec.method != "samples" or source.data is not None:
+        return None
+    B = np.asarray(params["B"], dtype=np.float64)  # for the standardised source: same risk
+    return population_risk(B, activation=act, cov=source.standardised()["cov"])
+
+
+def _record(history, losses, done, every, spec, start_risk):
+    """Append steps t in [done, losses.size) with t % every == 0 (the parameters after t updates).
+
+    The population loss is the exact risk itself; for samples the exact risk is known at the
+    chunk's start, which is the recorded step because chunks are ``every`` steps long.
+    """
+    for t in range(done, losses.size):
+        if t % every == 0:
+            history["step"].append(t)
+            history["loss"].append(float(losses[t]))
+            history["risk"].append(float(losses[t]) if spec.method == "population" else (start_risk if t == done else None))
+
+
+def _converged(losses, tol, method) -> bool:
+    w = TOL_WINDOW
+    if method == "population":
+        if losses.size <= w:
+            return False
+        now, before = losses[-1], losses[-1 - w]
+    else:
+        if losses.size < 2 * w:
+            return False
+        now, before = losses[-w:].mean(), losses[-2 * w : -w].mean()
+    return (before - now) / abs(now) < tol
+
+
+def _final_decoder(params, parametrization, method, source, act):
+    """The reported decoder A (see :func:`train`) and extra metrics on the trained one."""
+    B = params["B"]
+    if parametrization == "optimal-decoder":
+        return optimal_decoder(B, activation=act, cov=source.cov), {}
+    trained = decoder(params)
+    if method != "samples" or parametrization != "untied":
+        return trained, {}
+    extra = {"final_risk_trained_decoder": population_risk(B, trained, activation=act, cov=source.cov)}
+    if source.data is None:
+        return optimal_decoder(B, activation=act, cov=source.cov), extra
+    X = source.data
+    S = np.asarray(act(X @ B.T, np), dtype=np.float64)
+    A = np.linalg.lstsq(S, X, rcond=None)[0].T
+    extra["empirical_risk"] = float(np.sum((X - S @ A.T) ** 2) / np.sum(X * X))
+    extra["empirical_risk_trained_decoder"] = float(np.sum((X - S @ trained.T) ** 2) / np.sum(X * X))
+    return A, extra

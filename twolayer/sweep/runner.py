@@ -1,0 +1,239 @@
+r"""Run a sweep: spec -> pending runs -> executor -> results store, resumable at any moment.
+
+On start the runner reads the run keys already in the store and submits only the runs of
+the spec that are not 'done'. Runs recorded as 'failed' are tried again (``retry_failed=True``,
+the default: a failure may come from a bug since fixed, a full disk or a lost worker; pass
+``retry_failed=False`` to leave them as they are). Workers return outcomes; this process
+alone writes them, each in its own transaction, in order of completion. So the sweep may be
+killed at any moment -- ``kill -9`` included -- and the same command started again finishes
+the grid with no run lost and none duplicated; a complete sweep started again does nothing.
+
+A run is identified by the hash of its parameters only (:func:`twolayer.sweep.spec.run_key`),
+so several specs may share one database: a run already done under another spec is not
+redone (its row keeps the ``spec_hash`` of the spec that produced it).
+
+Command line (``twolayer sweep`` calls :func:`sweep_main`; this one adds ``--run-fn``)::
+
+    python -m twolayer.sweep run SPEC.toml --out RESULTS.sqlite [--workers K]
+        [--executor local|dask] [--scheduler ADDRESS] [--run-fn MODULE:FUNCTION]
+        [--no-progress] [--skip-failed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from .executors import Executor, check_executor_args, make_executor
+from .spec import SweepSpec, load_spec, run_key
+from .store import ResultStore
+from .train_run import default_run
+
+__all__ = ["SweepReport", "default_run", "resolve_run_fn", "run_sweep", "sweep_main"]
+
+
+@dataclass
+class SweepReport:
+    """What :func:`run_sweep` did: ``total`` runs in the spec, ``already_done`` before it
+    started, ``submitted`` to the executor, of which ``done`` and ``failed``; ``skipped_failed``
+    failed runs left alone (retry_failed=False); ``seconds`` spent running."""
+
+    name: str
+    spec_hash: str
+    total: int
+    already_done: int
+    submitted: int = 0
+    done: int = 0
+    failed: int = 0
+    skipped_failed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        """Every run of the spec is 'done' in the store."""
+        return self.already_done + self.done == self.total
+
+
+def resolve_run_fn(run_fn) -> Callable[[dict], dict]:
+    """None -> :func:`default_run`; a callable as it is; ``"module:function"`` imported."""
+    if run_fn is None:
+        return default_run
+    if callable(run_fn):
+        return run_fn
+    if not isinstance(run_fn, str) or run_fn.count(":") != 1:
+        raise ValueError(f"run function must be a callable or 'module:function', got {run_fn!r}")
+    module_name, attr = run_fn.split(":")
+    try:
+        obj = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"run function {run_fn!r}: cannot import module {module_name!r} ({exc})") from None
+    for part in attr.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise ValueError(f"run function {run_fn!r}: {module_name!r} has no attribute {attr!r}")
+    if not callable(obj):
+        raise ValueError(f"run function {run_fn!r} is not callable")
+    return obj
+
+
+def _describe(params: dict, varying) -> str:
+    return ", ".join(f"{k}={params[k]}" for k in varying if k in params) or "run"
+
+
+def run_sweep(
+    spec,
+    store,
+    *,
+    run_fn=None,
+    executor="local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = False,
+    retry_failed: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> SweepReport:
+    """Run every run of ``spec`` that ``store`` does not hold as 'done'; return a :class:`SweepReport`.
+
+    spec: a :class:`SweepSpec` or the path of a TOML spec (validated before anything runs).
+    store: a :class:`ResultStore` or a database path (created if missing).
+    run_fn: params -> dict of metrics (default :func:`default_run`), or "module:function".
+    executor: "local" (process pool of ``workers``, default os.cpu_count(); in-process when
+        workers = 1), "dask" (``scheduler`` address; a new local cluster without one), or an
+        :class:`Executor` instance.
+    progress: a tqdm bar on stderr (done / total, time left). log: called with one-line
+        messages (start, failures, end); None = silent.
+    """
+    spec = spec if isinstance(spec, SweepSpec) else load_spec(spec)
+    run_fn = resolve_run_fn(run_fn)
+    say = log or (lambda message: None)
+    own_store = not isinstance(store, ResultStore)
+    store = ResultStore(store) if own_store else store
+    try:
+        return _run(spec, store, run_fn, executor, workers, scheduler, progress, retry_failed, say)
+    finally:
+        if own_store:
+            store.close()
+
+
+def _run(spec, store, run_fn, executor, workers, scheduler, progress, retry_failed, say) -> SweepReport:
+    from tqdm.auto import tqdm
+
+    from .. import __version__
+
+    statuses = store.statuses()
+    keys = [run_key(p) for p in spec.runs]
+    already = sum(statuses.get(k) == "done" for k in keys)
+    failed_before = sum(statuses.get(k) == "failed" for k in keys)
+    pending = [
+        p for p, k in zip(spec.runs, keys)
+        if statuses.get(k) != "done" and (retry_failed or statuses.get(k) != "failed")
+    ]
+    report = SweepReport(spec.name, spec.hash, len(spec.runs), already,
+                         skipped_failed=0 if retry_failed else failed_before)
+    if not pending:
+        if failed_before:  # only with retry_failed=False
+            say(f"sweep {spec.name!r}: nothing to run; {already} of {len(spec.runs)} runs done in {store.path}, "
+                f"{failed_before} failed runs left as they are (not retried)")
+        else:
+            say(f"all {already} of {len(spec.runs)} runs of sweep {spec.name!r} are already done in {store.path}; "
+                "nothing to do")
+        return report
+
+    if not isinstance(executor, Executor):
+        if executor == "local":  # no more worker processes than runs to do
+            workers = min(workers or os.cpu_count() or 1, len(pending))
+        executor = make_executor(executor, workers, scheduler)
+    store.add_spec(spec)
+    retry = f", {failed_before} failed to retry" if retry_failed and failed_before else ""
+    say(f"sweep {spec.name!r}: {len(pending)} of {len(spec.runs)} runs to go ({already} done{retry}) "
+        f"on {executor.description}; results in {store.path}")
+    varying = list(spec.grid)
+    start = time.perf_counter()
+    bar = tqdm(total=len(spec.runs), initial=already, disable=not progress, file=sys.stderr,
+               desc=spec.name, unit="run", dynamic_ncols=True)
+    try:
+        with executor:
+            for params, outcome in executor.run(run_fn, pending):
+                store.record(params, outcome, spec_hash=spec.hash, spec_name=spec.name, version=__version__)
+                report.submitted += 1
+                if outcome.status == "done":
+                    report.done += 1
+                else:
+                    report.failed += 1
+                    message = f"failed: {_describe(params, varying)}: {outcome.error}"
+                    if progress:
+                        bar.write(message, file=sys.stderr)
+                    else:
+                        say(message)
+                bar.update(1)
+                if report.failed:
+                    bar.set_postfix(failed=report.failed, refresh=False)
+    finally:  # on Ctrl-C the executor stops its workers; the rows written so far stay
+        bar.close()
+        report.seconds = time.perf_counter() - start
+    return report
+
+
+def sweep_main(spec_path, out, workers=None, executor="local", scheduler=None, progress=True,
+               *, run_fn=None, retry_failed=True) -> int:
+    """``twolayer sweep SPEC --out DB``: run (or resume) a sweep; print what was done.
+
+    Exit status: 0 when every run of the spec is done, 1 when some failed, 130 when
+    interrupted (Ctrl-C). Bad input (spec, executor, workers, database) raises ValueError
+    with a one-line message before any run starts.
+    """
+    spec = load_spec(spec_path)
+    run_fn = resolve_run_fn(run_fn)
+    check_executor_args(executor, workers, scheduler)
+    with ResultStore(out) as store:
+        try:
+            report = run_sweep(spec, store, run_fn=run_fn, executor=executor, workers=workers,
+                               scheduler=scheduler, progress=progress, retry_failed=retry_failed, log=print)
+        except KeyboardInterrupt:
+            statuses = store.statuses()
+            done = sum(statuses.get(run_key(p)) == "done" for p in spec.runs)
+            print(f"interrupted: {done} of {len(spec.runs)} runs done in {out}; "
+                  "run the same command again to finish the sweep", file=sys.stderr)
+            return 130
+        statuses = store.statuses()
+    keys = [run_key(p) for p in spec.runs]
+    done = sum(statuses.get(k) == "done" for k in keys)
+    failed = sum(statuses.get(k) == "failed" for k in keys)
+    if report.submitted:
+        print(f"ran {report.submitted} runs in {report.seconds:.1f} s ({report.done} done, {report.failed} failed); "
+              f"{out} holds {done} of {len(spec.runs)} runs of this sweep done"
+              + (f", {failed} failed (see: twolayer results {out} --where status=failed)" if failed else ""))
+    return 0 if done == len(spec.runs) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m twolayer.sweep run", description="Run or resume a sweep.")
+    parser.add_argument("spec", help="TOML sweep spec")
+    parser.add_argument("--out", required=True, help="SQLite results database (created if missing)")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    parser.add_argument("--executor", choices=["local", "dask"], default="local")
+    parser.add_argument("--scheduler", default=None, help="Dask scheduler address (executor dask)")
+    parser.add_argument("--run-fn", default=None, help="MODULE:FUNCTION (default twolayer.sweep.runner:default_run)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--skip-failed", action="store_true", help="do not retry runs recorded as failed")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return sweep_main(args.spec, args.out, workers=args.workers, executor=args.executor,
+                          scheduler=args.scheduler, progress=not args.no_progress,
+                          run_fn=args.run_fn, retry_failed=not args.skip_failed)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

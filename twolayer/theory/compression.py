@@ -1,0 +1,89 @@
+r"""Compression limits: Shannon's distortion-rate function and the references around it.
+
+A sign autoencoder with n = r d neurons emits r bits per input dimension, so it is a
+lossy compressor at rate r and can be compared with the best any code could do:
+
+* Gaussian source N(0, diag(sigma)), rate R bits per dimension, squared error normalised
+  by sum_j sigma_j (proved, Shannon; reverse water-filling, Cover & Thomas Thm 10.3.3)::
+
+      D(R) = sum_j min(theta, sigma_j) / sum_j sigma_j,
+      R    = (1/d) sum_j max(0, (1/2) log2(sigma_j / theta)).
+
+  Isotropic: D(R) = 2^(-2R).
+* the 1-bit scalar quantiser x -> sqrt(2/pi) sign(x) on each coordinate (rate 1):
+  1 - 2/pi (proved: E|g|^2 = 2/pi).
+* PCA: :func:`twolayer.theory.limits.pca_risk`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .._validation import as_rates, as_spectrum
+from .limits import min_risk, pca_risk
+
+#: Risk of the 1-bit scalar quantiser sqrt(2/pi) sign(x_i) on every coordinate (rate 1).
+ONE_BIT_SCALAR_QUANTISER_RISK = 1.0 - 2.0 / math.pi
+
+
+def rate_distortion(rate, *, spectrum=None):
+    """Shannon's distortion-rate D(R) of a Gaussian source, R in bits per input dimension.
+
+    Normalised like the autoencoder risk (D(0) = 1). Scalar or array ``rate``.
+    """
+    R = as_rates(rate)
+    if spectrum is None:
+        out = np.exp2(-2.0 * R)
+        return float(out) if np.ndim(rate) == 0 else out
+    sigma_all = as_spectrum(spectrum)
+    d = sigma_all.size
+    sigma = np.sort(sigma_all[sigma_all > 0])[::-1]
+    log_s = np.log2(sigma)
+    k = np.arange(1, sigma.size + 1)
+    cum_log = np.cumsum(log_s)
+    tail = np.concatenate([np.cumsum(sigma[::-1])[::-1][1:], [0.0]])  # sum_{j>k} sigma_j
+    Rcol = R.reshape(-1, 1)
+    log_theta = (cum_log - 2.0 * Rcol * d) / k  # water level if the top k are active
+    next_log = np.concatenate([log_s[1:], [-np.inf]])
+    valid = (log_theta < log_s + 1e-12) & (log_theta >= next_log - 1e-12)
+    idx = np.argmax(valid, axis=1)  # the active set is unique; argmax takes the first match
+    lt = log_theta[np.arange(R.size), idx]
+    D = (k[idx] * np.exp2(lt) + tail[idx]) / sigma_all.sum()
+    D = D.reshape(R.shape)
+    return float(D) if np.ndim(rate) == 0 else D
+
+
+@dataclass(frozen=True)
+class ShannonGap:
+    """The best sign autoencoder at rate r beside Shannon's limit and the simple references."""
+
+    rate: float
+    min_risk: float
+    rate_distortion: float
+    pca_risk: float
+    one_bit_scalar: float
+    ratio: float  # min_risk / rate_distortion (>= 1)
+    gap_db: float  # 10 log10(ratio)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def shannon_gap(rate, *, spectrum=None) -> ShannonGap:
+    """How far the best two-layer sign autoencoder is from Shannon's limit at rate r (one call)."""
+    R = float(as_rates(rate))
+    best = float(min_risk(R, activation="sign", spectrum=spectrum))
+    shannon = float(rate_distortion(R, spectrum=spectrum))
+    ratio = best / shannon
+    return ShannonGap(
+        rate=R,
+        min_risk=best,
+        rate_distortion=shannon,
+        pca_risk=float(pca_risk(R, spectrum=spectrum)),
+        one_bit_scalar=ONE_BIT_SCALAR_QUANTISER_RISK,
+        ratio=ratio,
+        gap_db=10.0 * math.log10(ratio),
+    )

@@ -1,0 +1,138 @@
+r"""Exact finite-d population risk of x_hat = A sigma(B x) for x ~ N(0, Sigma).
+
+With z = B x ~ N(0, K), K = B Sigma B^T, the risk is a quadratic form in A whose
+coefficients are two Gaussian expectations (proved; no approximation):
+
+    C = E[x sigma(z)^T] = Sigma B^T diag(E[z_i sigma(z_i)] / K_ii)       (Stein's lemma)
+    M = E[sigma(z) sigma(z)^T]                                           (activation kernel)
+    R(A, B) = (tr Sigma - 2 tr(A^T C) + tr(A M A^T)) / tr Sigma.
+
+The optimal decoder is A*(B) = C M^{-1} (M^+ when M is singular) and
+R(B) := R(A*(B), B) = 1 - tr(C M^{-1} C^T) / tr Sigma.
+
+For sign, M = (2/pi) arcsin(D^-1/2 K D^-1/2) with D = diag(K): its diagonal is exactly 1
+and is set directly, because arcsin'(1) is infinite (see
+:meth:`twolayer.activations.Activation.kernel_matrix`).
+
+Every function here is written once against an array namespace ``xp``; the NumPy
+versions (:func:`population_risk`, :func:`optimal_decoder`) run in float64, the JAX
+versions (:func:`risk_jax`, :func:`optimal_decoder_risk_jax`) are differentiable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from .._validation import as_covariance, as_matrix
+from ..activations import get_activation
+
+
+def code_moments(B, cov, activation, xp=np):
+    """Return (C, M, tr Sigma) for encoder ``B`` (n x d) and covariance ``cov`` (None = I)."""
+    if cov is None:
+        K = B @ B.T
+        trace = B.shape[1]
+    else:
+        BS = B @ cov
+        K = BS @ B.T
+        trace = xp.trace(cov)
+    coef = activation.code_coefficient(xp.diagonal(K), xp)
+    C = (B.T if cov is None else BS.T) * coef[None, :]
+    M = activation.kernel_matrix(K, xp)
+    return C, M, trace
+
+
+def _check_inputs(B, A, activation, cov):
+    act = get_activation(activation)
+    B = as_matrix(B, "B (encoder, n x d)")
+    n, d = B.shape
+    if A is not None:
+        A = as_matrix(A, "A (decoder, d x n)")
+        if A.shape != (d, n):
+            raise ValueError(
+                f"shape mismatch: B is {n} x {d} (n x d), so A must be {d} x {n} (d x n); got A {A.shape}"
+            )
+    if cov is not None:
+        cov = as_covariance(cov, d)
+    K_diag = np.einsum("ij,ij->i", B, B) if cov is None else np.einsum("ij,jk,ik->i", B, cov, B)
+    dead = np.flatnonzero(K_diag <= 1e-300)
+    if dead.size:
+        raise ValueError(
+            f"row {dead[0]} of B has zero variance under the source (B Sigma B^T has a zero "
+            "diagonal entry): every row of B must have a non-zero projection on the source"
+        )
+    return act, B, A, cov
+
+
+def _solve_psd(M, rhs):
+    """Solve M X = rhs for symmetric PSD M: Cholesky, or a pseudo-inverse when singular."""
+    try:
+        factor = scipy.linalg.cho_factor(M, lower=True)
+        diag = np.abs(np.diag(factor[0]))
+        if diag.min() ** 2 > 1e-12 * diag.max() ** 2:  # well enough conditioned for Cholesky
+            return scipy.linalg.cho_solve(factor, rhs)
+    except np.linalg.LinAlgError:
+        pass
+    return np.linalg.lstsq(M, rhs, rcond=1e-12)[0]  # minimum-norm solution (M^+ rhs)
+
+
+def optimal_decoder(B, *, activation="sign", cov=None) -> np.ndarray:
+    """A*(B) = C M^{-1}: the decoder minimising the exact population risk for fixed B (d x n)."""
+    act, B, _, cov = _check_inputs(B, None, activation, cov)
+    C, M, _ = code_moments(B, cov, act)
+    return _solve_psd(M, C.T).T
+
+
+def population_risk(B, A=None, *, activation="sign", cov=None) -> float:
+    """Exact R(A, B) = E||x - A sigma(Bx)||^2 / E||x||^2 for x ~ N(0, cov) (proved, float64).
+
+    ``A=None`` uses the optimal decoder, R(B) = 1 - tr(C M^{-1} C^T) / tr Sigma.
+    ``cov=None`` is the isotropic source Sigma = I.
+    """
+    act, B, A, cov = _check_inputs(B, A, activation, cov)
+    C, M, trace = code_moments(B, cov, act)
+    if A is None:
+        explained = float(np.sum(C.T * _solve_psd(M, C.T)))
+        return float(max(0.0, 1.0 - explained / trace))  # clip rounding below 0 only
+    value = trace - 2.0 * np.sum(A * C) + np.sum((A @ M) * A)
+    return float(value / trace)
+
+
+# ----------------------------------------------------------------------------- JAX versions
+def risk_jax(B, A, *, activation="sign", cov=None):
+    """Differentiable R(A, B) (JAX). ``activation`` must be static under ``jax.jit``."""
+    import jax.numpy as jnp
+
+    act = get_activation(activation)
+    C, M, trace = code_moments(B, cov, act, jnp)
+    return (trace - 2.0 * jnp.sum(A * C) + jnp.sum((A @ M) * A)) / trace
+
+
+def optimal_decoder_risk_jax(B, *, activation="sign", cov=None, jitter=0.0):
+    """Differentiable R(B) = R(A*(B), B) = 1 - tr(C M^{-1} C^T)/tr Sigma with the optimal decoder (JAX).
+
+    Envelope theorem: A*(B) minimises the quadratic R(., B), so grad_B R(A*(B), B) equals
+    the partial gradient grad_B R(A, B) at A = A*(B). The decoder is therefore computed
+    under ``stop_gradient`` (an LU solve of M + jitter I, fast in float32 and float64 alike)
+    and only the explicit dependence on B is differentiated: no derivative through a matrix
+    factorisation, and the same value and gradient as differentiating through the solve.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    act = get_activation(activation)
+    C, M, trace = code_moments(B, cov, act, jnp)
+    if jitter:
+        M = M + jitter * jnp.eye(M.shape[0], dtype=M.dtype)
+    A = jax.lax.stop_gradient(jnp.linalg.solve(M, C.T).T)
+    return (trace - 2.0 * jnp.sum(A * C) + jnp.sum((A @ M) * A)) / trace
+
+
+def optimal_decoder_jax(B, *, activation="sign", cov=None):
+    """A*(B) = C M^{-1} in JAX (LU solve)."""
+    import jax.numpy as jnp
+
+    act = get_activation(activation)
+    C, M, _ = code_moments(B, cov, act, jnp)
+    return jnp.linalg.solve(M, C.T).T

@@ -1,0 +1,296 @@
+r"""Universality on real data: train x_hat = A sigma(B x) on a data set, compare with the Gaussian theory.
+
+One entry point, :func:`data_experiment`. For a data set split into a training part
+X_tr (n_tr x d) and a test part X_te (n_te x d), preprocessed with training statistics
+only (:func:`twolayer.data.prepare`; the training covariance Sigma = X_tr^T X_tr / n_tr has
+trace d), it measures
+
+* ``final_risk``: the encoder B trained by minibatch gradients on the REAL training rows
+  (:func:`twolayer.simulations.train`, method "samples"), with the least-squares decoder
+  fitted on the training codes, scored on the test rows by the held-out risk
+
+      R_te(A, B) = sum_{x in X_te} ||x - A sigma(Bx)||^2 / sum_{x in X_te} ||x||^2
+
+  (:func:`heldout_risk`; numerator and denominator over the SAME test rows, i.e. the plug-in
+  estimate of E||x - x_hat||^2 / E||x||^2 on the test distribution); ``train_risk`` is the
+  same ratio over the training rows;
+* ``predicted_risk`` = :func:`twolayer.theory.min_risk` (rate, spectrum of Sigma): the
+  Gaussian theory for N(0, Sigma), the same second moments as the data;
+* ``kappa`` = :func:`~twolayer.theory.scale_mixture.estimate_kappa` (training rows) and
+  ``predicted_risk_mixture`` = 1 - kappa (1 - predicted_risk) (sign only: the exact risk of a
+  Gaussian scale mixture x = s g, see theory/scale_mixture.md);
+
+and two controls (``controls=True``) that separate the causes of a gap (theory/universality.md):
+
+* ``gaussian_twin_risk``: the same pipeline on Gaussian data with the training covariance --
+  n_tr samples of N(0, Sigma) to train on, n_te fresh ones to score on, the same training
+  options and seed. final_risk / gaussian_twin_risk isolates what the non-Gaussianity of the
+  data does to a sample-trained autoencoder, with finite-sample effects matched;
+* ``theory_encoder_risk``: the encoder of gradient descent on the EXACT Gaussian risk with
+  covariance Sigma (method "population"), i.e. the Gaussian-optimal encoder for the data's
+  second moments, with the least-squares decoder fitted on the REAL training codes, scored on
+  the real test rows. ``theory_encoder_risk_gaussian_decoder`` uses the Gaussian optimal
+  decoder A*(B) = C M^{-1} instead (no fit on the data at all).
+
+Seed policy (one ``seed`` for everything): the split (and the patch sampler) use ``seed``;
+every training run initialises B from ``seed`` (the same B0 for the three encoders); the twin's
+Gaussian rows come from ``numpy.random.default_rng([seed, TWIN_STREAM])``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ._validation import as_matrix
+from .activations import get_activation
+
+__all__ = ["code_matrix", "data_experiment", "gaussian_rows", "heldout_risk", "least_squares_decoder"]
+
+#: second entry of the seed sequence of the Gaussian twin's samples: default_rng([seed, 1]).
+TWIN_STREAM = 1
+#: how the decoder of every encoder scored here is obtained (recorded as ``decoder_refit``).
+DECODER_REFIT = "least squares on training codes"
+
+
+# ----------------------------------------------------------------------------- helpers
+def code_matrix(X, B, *, activation="sign") -> np.ndarray:
+    """S = sigma(X B^T) (N x n, float64): the codes of the rows of ``X`` (N x d) under ``B`` (n x d)."""
+    act = get_activation(activation)
+    X = as_matrix(X, "X (samples, N x d)")
+    B = as_matrix(B, "B (encoder, n x d)", shape=(None, X.shape[1]))
+    return np.asarray(act(X @ B.T, np), dtype=np.float64)
+
+
+def least_squares_decoder(X, B, *, activation="sign") -> np.ndarray:
+    r"""The decoder that minimises the empirical risk on ``X`` for the encoder ``B``.
+
+    A = argmin_A sum_i ||x_i - A sigma(B x_i)||^2 = X^T S (S^T S)^+,  S = sigma(X B^T),
+
+    computed by ``numpy.linalg.lstsq`` (SVD; the minimum-norm solution when S has dependent
+    columns, e.g. two neurons with the same sign pattern). Returns A (d x n).
+    """
+    S = code_matrix(X, B, activation=activation)
+    X = np.asarray(X, dtype=np.float64)
+    return np.linalg.lstsq(S, X, rcond=None)[0].T
+
+
+def heldout_risk(X, B, A, *, activation="sign", return_stderr: bool = False):
+    r"""Empirical normalised risk of (A, B) on the rows of ``X``:
+
+        R = sum_i ||x_i - A sigma(B x_i)||^2 / sum_i ||x_i||^2,
+
+    both sums over the same rows (for a test set: the plug-in estimate of
+    E||x - x_hat||^2 / E||x||^2 on the test distribution). ``return_stderr=True`` returns
+    ``(R, se)`` with the delta-method standard error of this ratio of means over i.i.d. rows,
+    se = std_i(e_i - R q_i) / (sqrt(N) mean_i q_i), e_i the squared error, q_i = ||x_i||^2
+    (it ignores that A and B may have been fitted on other rows: it is the test-set noise).
+    """
+    X = as_matrix(X, "X (samples, N x d)")
+    B = as_matrix(B, "B (encoder, n x d)", shape=(None, X.shape[1]))
+    A = as_matrix(A, "A (decoder, d x n)", shape=(X.shape[1], B.shape[0]))
+    S = code_matrix(X, B, activation=activation)
+    err = X - S @ A.T
+    e = np.einsum("ij,ij->i", err, err)
+    q = np.einsum("ij,ij->i", X, X)
+    if q.sum() <= 0.0:
+        raise ValueError("X is all zeros: the normalised risk is undefined")
+    risk = float(e.sum() / q.sum())
+    if not return_stderr:
+        return risk
+    n = X.shape[0]
+    se = float(np.std(e - risk * q, ddof=1) / (math.sqrt(n) * q.mean())) if n > 1 else float("nan")
+    return risk, se
+
+
+def gaussian_rows(cov, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` rows of N(0, cov): x = V diag(sqrt(lambda)) g, cov = V diag(lambda) V^T (lambda clipped at 0)."""
+    lam, V = np.linalg.eigh(np.asarray(cov, dtype=np.float64))
+    root = V * np.sqrt(np.clip(lam, 0.0, None))
+    return rng.standard_normal((int(count), root.shape[0])) @ root.T
+
+
+# ----------------------------------------------------------------------------- the experiment
+def _scored(Xtr, Xte, B, act) -> dict:
+    """Least-squares decoder on Xtr; training and held-out risks (with the test standard error)."""
+    A = least_squares_decoder(Xtr, B, activation=act)
+    test, se = heldout_risk(Xte, B, A, activation=act, return_stderr=True)
+    return {"A": A, "train": heldout_risk(Xtr, B, A, activation=act), "test": test, "stderr": se}
+
+
+def _check(rate, n, test_fraction, steps, theory_steps):
+    if (rate is None) == (n is None):
+        raise ValueError("give exactly one of rate (n = round(rate * d)) and n")
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+    else:
+        try:
+            rate = float(rate)
+        except (TypeError, ValueError):
+            raise ValueError(f"rate must be a number > 0, got {rate!r}") from None
+        if not math.isfinite(rate) or rate <= 0:
+            raise ValueError(f"rate must be a finite number > 0, got {rate!r}")
+    if test_fraction is None or not 0.0 < float(test_fraction) < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1): the held-out risk needs test rows; got {test_fraction!r}")
+    for name, value in (("steps", steps), ("theory_steps", theory_steps)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return rate
+
+
+def data_experiment(
+    data: str,
+    rate=None,
+    *,
+    n: int | None = None,
+    activation="sign",
+    steps: int = 2000,
+    theory_steps: int | None = None,
+    seed: int = 0,
+    remove_item_mean: bool = False,
+    contrast_normalize: bool = False,
+    whiten: str | None = None,
+    test_fraction: float = 0.2,
+    max_items: int | None = None,
+    batch_size: int = 256,
+    lr=None,
+    optimizer=None,
+    schedule=None,
+    init: str = "gaussian",
+    controls: bool = True,
+    progress: bool = False,
+    dtype: str = "float32",
+    d: int | None = None,
+) -> dict:
+    r"""Train x_hat = A sigma(B x) on the data set ``data`` at rate r; held-out risk, Gaussian theory, controls.
+
+    ``data`` is a :func:`twolayer.data.load_dataset` spec (not ``gaussian``); it is loaded with
+    ``seed`` and ``max_items`` and preprocessed by :func:`twolayer.data.preprocess`
+    (``remove_item_mean``, ``contrast_normalize``, ``whiten``, ``test_fraction``; statistics from
+    the training rows only). The code size is n = round(r d), or ``n`` itself when it is given
+    instead of ``rate`` (the record's ``rate`` is then n / d). The sample-trained encoder (and
+    the twin's) uses ``steps``, ``batch_size``, ``lr``, ``optimizer``, ``schedule``, ``init``,
+    ``dtype`` (None: :func:`~twolayer.simulations.train`'s defaults for method "samples": Adam,
+    cosine decay); the theory encoder runs ``theory_steps`` (None: ``steps``) of population
+    gradient descent with train's population defaults. See the module docstring for every
+    quantity. Returns a flat JSON-serialisable dict (``spectrum``: the training covariance's
+    eigenvalues, for plotting the prediction against the rate). ``controls=False`` skips the
+    twin and the theory encoder (their fields are None). ``d``, when given, is the dimension
+    the caller expects (a sweep run's ``d``): a data set of another dimension raises
+    ``ValueError`` before any training.
+    """
+    from .data import prepare
+    from .data.specs import parse_spec
+    from .simulations import train
+    from .theory import min_risk, optimal_decoder, population_risk
+    from .theory.scale_mixture import estimate_kappa, mixture_risk
+
+    t_start = time.perf_counter()
+    rate = _check(rate, n, test_fraction, steps, theory_steps)
+    act = get_activation(activation)
+    if parse_spec(data)[0] == "gaussian":
+        raise ValueError("data_experiment needs a data set; for the Gaussian source use twolayer.simulations.train")
+    dataset, split = prepare(
+        data, seed=seed, max_items=max_items, remove_item_mean=remove_item_mean,
+        contrast_normalize=contrast_normalize, whiten=whiten, test_fraction=test_fraction,
+    )
+    Xtr, Xte = split.train, split.test
+    if d is not None and d != Xtr.shape[1]:
+        raise ValueError(f"data {data!r} has dimension {Xtr.shape[1]} but the run says d = {d}; set d = {Xtr.shape[1]}")
+    n_train, d = Xtr.shape
+    n_test = Xte.shape[0]
+    if n is None:
+        n = int(round(rate * d))
+        if n < 1:
+            raise ValueError(f"rate = {rate:g} with d = {d} gives n = round(rate * d) = 0")
+    else:
+        n, rate = int(n), n / d
+    seconds = {"seconds_load": time.perf_counter() - t_start}
+
+    # -- theory: Gaussian prediction from the training covariance, scale-mixture correction
+    t0 = time.perf_counter()
+    predicted = float(min_risk(rate, activation=act, spectrum=split.spectrum))
+    kappa, kappa_se = estimate_kappa(Xtr, spectrum=split.spectrum, return_stderr=True)
+    kappa_raw = estimate_kappa(Xtr, spectrum=split.spectrum, clip=False)
+    # exact for degree-0 homogeneous codes (sign); degree-1 codes (relu, linear) have kappa_1 = 1
+    mixture = mixture_risk(predicted, kappa) if act.name == "sign" else (predicted if act.name in ("relu", "linear") else None)
+    seconds["seconds_theory"] = time.perf_counter() - t0
+
+    act_arg = act.name if isinstance(activation, str) else act  # a string keeps train's compile cache warm
+    options = dict(activation=act_arg, method="samples", steps=steps, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                   schedule=schedule, init=init, seed=seed, dtype=dtype, parametrization="untied", progress=progress)
+
+    # -- the autoencoder trained on the real training rows, scored on the test rows
+    t0 = time.perf_counter()
+    real = train(d, n, data=Xtr, **options)
+    ours = _scored(Xtr, Xte, real.B, act)
+    seconds["seconds_train"] = time.perf_counter() - t0
+
+    record = {
+        "dataset": dataset.name, "data": data, "d": d, "n": n, "rate": rate, "activation": act.name,
+        "method": "samples", "n_train": n_train, "n_test": n_test, "preprocessing": dict(split.info),
+        "decoder_refit": DECODER_REFIT,
+        "risk_denominator": "sum of ||x||^2 over the same rows (test rows for held-out risks)",
+        "final_risk": ours["test"], "final_risk_stderr": ours["stderr"], "train_risk": ours["train"],
+        "predicted_risk": predicted,
+        "relative_gap": (ours["test"] - predicted) / predicted if predicted > 0 else None,
+        "kappa": float(kappa), "kappa_raw": float(kappa_raw), "kappa_stderr": float(kappa_se),
+        "predicted_risk_mixture": mixture,
+        # the sample-trained encoder under the Gaussian formula (same second moments as the data)
+        "gaussian_risk_of_trained_encoder": population_risk(real.B, activation=act, cov=split.cov),
+        "steps": int(real.steps), "theory_steps": None, "seed": int(seed), "batch_size": int(batch_size),
+        "optimizer": real.config["optimizer"], "lr": real.config["lr"], "schedule": real.config["schedule"],
+        "dtype": dtype, "init": init, "stopped": real.stopped,
+        "gaussian_twin_risk": None, "gaussian_twin_risk_stderr": None, "gaussian_twin_train_risk": None,
+        "gaussian_twin_population_risk": None,
+        "theory_encoder_risk": None, "theory_encoder_risk_stderr": None, "theory_encoder_train_risk": None,
+        "theory_encoder_risk_gaussian_decoder": None, "theory_encoder_gaussian_risk": None,
+        "theory_encoder_mixture_risk": None,
+    }
+
+    if controls:
+        # -- Gaussian twin: same sizes, options and seed, data drawn from N(0, Sigma_train)
+        t0 = time.perf_counter()
+        rng = np.random.default_rng([int(seed), TWIN_STREAM])
+        Gtr, Gte = gaussian_rows(split.cov, n_train, rng), gaussian_rows(split.cov, n_test, rng)
+        twin = train(d, n, data=Gtr, **options)
+        tw = _scored(Gtr, Gte, twin.B, act)
+        record.update(
+            gaussian_twin_risk=tw["test"], gaussian_twin_risk_stderr=tw["stderr"], gaussian_twin_train_risk=tw["train"],
+            gaussian_twin_population_risk=population_risk(twin.B, tw["A"], activation=act, cov=split.cov),
+        )
+        seconds["seconds_twin"] = time.perf_counter() - t0
+
+        # -- theory-optimal encoder: gradient descent on the exact Gaussian risk with Sigma_train
+        t0 = time.perf_counter()
+        t_steps = steps if theory_steps is None else theory_steps
+        pop = train(d, n, activation=act_arg, method="population", cov=split.cov, steps=t_steps, seed=seed, init=init,
+                    dtype=dtype, progress=progress)
+        th = _scored(Xtr, Xte, pop.B, act)
+        gauss = population_risk(pop.B, activation=act, cov=split.cov)
+        record.update(
+            theory_steps=int(pop.steps),
+            theory_encoder_risk=th["test"], theory_encoder_risk_stderr=th["stderr"], theory_encoder_train_risk=th["train"],
+            theory_encoder_risk_gaussian_decoder=heldout_risk(
+                Xte, pop.B, optimal_decoder(pop.B, activation=act, cov=split.cov), activation=act),
+            theory_encoder_gaussian_risk=gauss,
+            theory_encoder_mixture_risk=mixture_risk(gauss, kappa) if act.name == "sign" else None,
+        )
+        seconds["seconds_theory_encoder"] = time.perf_counter() - t0
+
+    record.update({k: float(v) for k, v in seconds.items()})
+    record["seconds"] = time.perf_counter() - t_start
+    record["spectrum"] = [float(v) for v in split.spectrum]
+    return {k: _plain(v) for k, v in record.items()}
+
+
+def _plain(value):
+    """JSON-ready: numpy scalars to Python, non-finite floats to None."""
+    if isinstance(value, (np.floating, np.integer)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
