@@ -132,6 +132,7 @@ def test_linear_reaches_pca_on_a_power_law():
         res = train(d, 8, activation="linear", spectrum=spectrum, parametrization=parametrization, lr=lr, steps=1500)
         risk = population_risk(res.B, res.A, activation="linear", cov=np.diag(spectrum))
         assert risk == pytest.approx(pca_risk(8 / d, spectrum=spectrum), rel=1e-3), parametrization
+        assert res.metrics["allocation_profile_error"] is None  # the allocation is a sign prediction
 
 
 def test_relu_runs_and_improves_on_its_start():
@@ -168,6 +169,18 @@ def test_samples_from_a_fixed_data_matrix():
     assert abs(rec["empirical_risk"] - rec["final_risk"]) < 0.02  # Gaussian data: sample ~ population
     assert rec["final_risk"] / rec["predicted_risk"] - 1 < 0.04
     assert population_risk(res.B0, cov=X.T @ X / len(X)) / rec["predicted_risk"] - 1 > 0.1
+
+
+def test_orthogonal_initialisation():
+    from twolayer.simulations.model import init_matrix
+
+    rng = np.random.default_rng(0)
+    B = init_matrix(10, 30, "orthogonal", rng)
+    assert np.allclose(B @ B.T, np.eye(10))
+    B = init_matrix(30, 10, "orthogonal", rng)
+    assert np.allclose(B.T @ B, 3.0 * np.eye(10))
+    res = train(32, 16, init="orthogonal", steps=100, seed=0)
+    assert res.metrics["relative_gap"] < 1e-6 and res.metrics["polar_alignment"] > 0.9999  # starts optimal
 
 
 # --------------------------------------------------------------------------- determinism, stopping

@@ -48,24 +48,23 @@ def _positive_float(value: str) -> float:
     return x
 
 
-def _positive_int(value: str) -> int:
-    try:
-        x = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value!r}") from None
-    if x < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value!r}")
-    return x
+def _int_at_least(minimum: int):
+    """argparse type: an integer >= ``minimum``."""
+
+    def parse(value: str) -> int:
+        try:
+            x = int(value)
+        except ValueError:
+            x = None
+        if x is None or x < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value!r}")
+        return x
+
+    return parse
 
 
-def _nonnegative_int(value: str) -> int:
-    try:
-        x = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}") from None
-    if x < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}")
-    return x
+_positive_int = _int_at_least(1)
+_nonnegative_int = _int_at_least(0)
 
 
 def load_spectrum(path: str) -> np.ndarray:
@@ -206,21 +205,47 @@ def _cmd_theory(args) -> int:
 
 
 # ----------------------------------------------------------------------------- train
+def _train_on_data(args) -> dict:
+    """``twolayer train --data SPEC``: train on the real samples, held-out risk and controls."""
+    from .universality import data_experiment
+
+    refused = [flag for flag, bad in (("--spectrum", args.spectrum), ("--tol", args.tol),
+                                      ("--method population", args.method == "population"),
+                                      ("--parametrization", args.parametrization not in (None, "untied")))
+               if bad]
+    if refused:
+        raise CommandLineError(
+            f"twolayer train: {', '.join(refused)} cannot be used with --data {args.data} "
+            "(a data set is trained with --method samples, untied)"
+        )
+    return data_experiment(
+        args.data, args.rate, n=args.n, d=args.d, activation=args.activation, steps=args.steps,
+        seed=args.seed, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+        schedule=args.schedule, init=args.init, dtype=args.dtype,
+        remove_item_mean=args.remove_item_mean, contrast_normalize=args.contrast_normalize,
+        whiten=None if args.whiten == "none" else args.whiten, test_fraction=args.test_fraction,
+        max_items=args.max_items, progress=not args.json,
+    )
+
+
 def _cmd_train(args) -> int:
     from . import simulations
 
-    if (args.rate is None) == (args.n is None):
-        raise CommandLineError("twolayer train: give exactly one of --rate or --n")
+    if args.rate is None and args.n is None:
+        raise CommandLineError("twolayer train: give --rate or --n")
+    if args.data != "gaussian":
+        record = _train_on_data(args)
+        keys = [("final_risk", ".6f"), ("predicted_risk", ".6f"), ("kappa", ".4f"), ("predicted_risk_mixture", ".6f"),
+                ("gaussian_twin_risk", ".6f"), ("theory_encoder_risk", ".6f"), ("steps", "d"), ("seconds", ".1f")]
+        return _print_record(args, record, keys, f"held-out risk on {record['n_test']} test items")
+    args.d = 256 if args.d is None else args.d
+    args.method = args.method or "population"
     n = args.n if args.n is not None else max(1, int(round(args.rate * args.d)))
     if args.n is None and not math.isclose(n / args.d, args.rate, rel_tol=1e-9):
         print(f"note: n = round(rate * d) = {n}, so r = n/d = {n / args.d:.6g}", file=sys.stderr)
     spectrum = load_spectrum(args.spectrum) if args.spectrum else None
     if spectrum is not None and spectrum.size != args.d:
         raise ValueError(f"--spectrum has {spectrum.size} eigenvalues but --d is {args.d}; they must match")
-    if args.data != "gaussian":
-        raise ValueError(
-            f"--data {args.data!r}: only 'gaussian' is available in this version of train"
-        )
     result = simulations.train(
         args.d,
         n,
@@ -239,10 +264,6 @@ def _cmd_train(args) -> int:
         dtype=args.dtype,
         progress=not args.json,
     )
-    record = result.as_record()
-    if args.json:
-        print(json.dumps(record, indent=2, default=float))
-        return 0
     keys = [
         ("final_risk", ".6f"),
         ("predicted_risk", ".6f"),
@@ -253,13 +274,21 @@ def _cmd_train(args) -> int:
         ("steps", "d"),
         ("seconds", ".2f"),
     ]
+    return _print_record(args, result.as_record(), keys, "exact population risk")
+
+
+def _print_record(args, record: dict, keys, what: str) -> int:
+    if args.json:
+        print(json.dumps(record, indent=2, default=float))
+        return 0
+    source = record.get("dataset", "gaussian")
     print(
-        f"{record['activation']} autoencoder, d = {record['d']}, n = {record['n']} (r = {record['rate']:.4g}), "
-        f"method = {record['method']}"
+        f"{record['activation']} autoencoder on {source}, d = {record['d']}, n = {record['n']} "
+        f"(r = {record['rate']:.4g}), method = {record['method']}; risk = {what}"
     )
     for key, spec in keys:
         if record.get(key) is not None:
-            print(f"  {key:<22} {format(record[key], spec)}")
+            print(f"  {key:<24} {format(record[key], spec)}")
     return 0
 
 
@@ -309,7 +338,11 @@ def _cmd_figure(args) -> int:
 def _cmd_reproduce(args) -> int:
     start = time.perf_counter()
     outputs = _run_figures(_figure_names(), Path(args.out), args.quick, args.workers)
-    rows = [row for output in outputs for row in output.summary]
+    rows = []
+    for row in (row for output in outputs for row in output.summary):
+        rows.append(row)
+        if row.get("theory_mixture") is not None:  # real data: the scale-mixture prediction too
+            rows.append({**row, "quantity": "risk vs mixture", "theory": row["theory_mixture"]})
     for row in rows:
         row.setdefault("quantity", "risk")
         row.setdefault("dataset", "gaussian")
@@ -354,13 +387,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_theory)
 
     p = sub.add_parser("train", help="gradient descent at one size, compared with the theory")
-    p.add_argument("--d", type=_positive_int, default=256, help="input dimension (default 256)")
+    p.add_argument("--d", type=_positive_int, default=None,
+                   help="input dimension (default 256 for gaussian; a data set's own dimension otherwise)")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--rate", type=_positive_float, help="rate r = n/d")
     size.add_argument("--n", type=_positive_int, help="code size n (instead of --rate)")
     p.add_argument("--activation", type=_activation_arg, default="sign")
-    p.add_argument("--data", default="gaussian", help="data source (default gaussian)")
-    p.add_argument("--method", choices=["population", "samples"], default="population")
+    p.add_argument("--data", default="gaussian", metavar="SPEC",
+                   help="gaussian (default), digits, patches:P, lfw, mnist:PATH, npy:PATH, ... (see README)")
+    p.add_argument("--method", choices=["population", "samples"], default=None,
+                   help="default: population for gaussian, samples for a data set")
     p.add_argument("--parametrization", choices=["optimal-decoder", "untied", "tied"], default=None,
                    help="default: optimal-decoder for population, untied for samples")
     p.add_argument("--optimizer", choices=["adam", "sgd", "momentum"], default=None,
@@ -375,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--seed", type=_nonnegative_int, default=0)
     p.add_argument("--spectrum", metavar="FILE.npy", help="eigenvalues (1-D) or covariance (2-D) of the source")
+    _data_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON record, no progress bar")
     p.set_defaults(func=_cmd_train)
 

@@ -16,9 +16,11 @@ trace d), it measures
   same ratio over the training rows;
 * ``predicted_risk`` = :func:`twolayer.theory.min_risk` (rate, spectrum of Sigma): the
   Gaussian theory for N(0, Sigma), the same second moments as the data;
-* ``kappa`` = :func:`~twolayer.theory.scale_mixture.estimate_kappa` (training rows) and
-  ``predicted_risk_mixture`` = 1 - kappa (1 - predicted_risk) (sign only: the exact risk of a
-  Gaussian scale mixture x = s g, see theory/scale_mixture.md);
+* ``kappa`` = :func:`~twolayer.theory.scale_mixture.estimate_kappa` (training rows; clipped
+  to 1, ``kappa_raw`` unclipped) and ``predicted_risk_mixture`` = 1 - kappa (1 - predicted_risk),
+  the exact risk of a Gaussian scale mixture x = s g for sign (theory/scale_mixture.md); for
+  relu and linear codes (degree-1 homogeneous, kappa_1 = 1) it equals ``predicted_risk``; None
+  for erf and tanh;
 
 and two controls (``controls=True``) that separate the causes of a gap (theory/universality.md):
 
@@ -213,8 +215,8 @@ def data_experiment(
     # -- theory: Gaussian prediction from the training covariance, scale-mixture correction
     t0 = time.perf_counter()
     predicted = float(min_risk(rate, activation=act, spectrum=split.spectrum))
-    kappa, kappa_se = estimate_kappa(Xtr, spectrum=split.spectrum, return_stderr=True)
-    kappa_raw = estimate_kappa(Xtr, spectrum=split.spectrum, clip=False)
+    kappa_raw, kappa_se = estimate_kappa(Xtr, spectrum=split.spectrum, return_stderr=True, clip=False)
+    kappa = min(1.0, kappa_raw)  # estimate_kappa's clip: a scale mixture has kappa <= 1
     # exact for degree-0 homogeneous codes (sign); degree-1 codes (relu, linear) have kappa_1 = 1
     mixture = mixture_risk(predicted, kappa) if act.name == "sign" else (predicted if act.name in ("relu", "linear") else None)
     seconds["seconds_theory"] = time.perf_counter() - t0

@@ -7,12 +7,14 @@ sweep spec from ``simulations/`` (resumable, cached in ``out/*.sqlite``) and wri
 
 from .common import FigureOutput
 from .gaussian import anisotropic, features, finite_size, risk_vs_rate
+from .universality import universality
 
 FIGURES = {
     "risk-vs-rate": risk_vs_rate,
     "finite-size": finite_size,
     "features": features,
     "anisotropic": anisotropic,
+    "universality": universality,
 }
 
 __all__ = ["FIGURES", "FigureOutput"]

@@ -130,9 +130,9 @@ def is_isotropic(cov) -> bool:
 def compare_with_theory(A, B, *, activation="sign", cov=None, B0=None) -> dict:
     """All the metrics of the module docstring for one (A, B) (JSON-ready floats; None when undefined).
 
-    The frame metrics are predictions for sign only (None for other activations);
-    ``polar_alignment`` needs the initial encoder ``B0``; the allocation metrics are added
-    for a non-isotropic ``cov``. ``predicted_risk`` is the proportional-limit minimum at r = n/d.
+    The frame and allocation metrics are predictions for sign only (None for other
+    activations); ``polar_alignment`` needs the initial encoder ``B0``; the allocation
+    metrics are added for a non-isotropic ``cov``. ``predicted_risk`` is the proportional-limit minimum at r = n/d.
     """
     act = get_activation(activation)
     B = as_matrix(B, "B (encoder, n x d)")
@@ -154,6 +154,7 @@ def compare_with_theory(A, B, *, activation="sign", cov=None, B0=None) -> dict:
         "decoder_distance": decoder_distance(A, B, activation=act, cov=cov),
     }
     if not iso:
-        profile = allocation_profile(B, cov)
-        out.update({k: profile[k] for k in ("allocation_profile_error", "allocation_max_error", "leakage")})
+        keys = ("allocation_profile_error", "allocation_max_error", "leakage")
+        profile = allocation_profile(B, cov) if act.name == "sign" else dict.fromkeys(keys)
+        out.update({k: profile[k] for k in keys})
     return out

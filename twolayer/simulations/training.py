@@ -49,7 +49,11 @@ class TrainingDivergedError(RuntimeError):
 
 @dataclass
 class TrainResult:
-    """Outcome of :func:`train`: float64 (A, B), the initial B0, history, and the theory comparison.
+    """Outcome of :func:`train`: float64 (A, B), the initial encoder B0, history, and the theory comparison.
+
+    ``steps`` is the number of steps run, ``seconds`` the wall time (compilation included),
+    ``metrics`` the dict of :func:`~twolayer.simulations.metrics.compare_with_theory` (plus
+    the trained-decoder risks of a samples run), ``stopped`` "budget" or "tol".
 
     ``history`` has lists "step", "loss" (training objective / d: the risk for the population
     method, the minibatch risk for samples) and "risk" (exact population risk: of the trained
@@ -204,8 +208,9 @@ def train(
     optimizer: "sgd", "momentum", "adam" (None: "sgd" -- plain gradient descent -- for
         population, "adam" for samples); lr: base rate (None: the default per method and
         optimizer, :data:`twolayer.simulations.optim.DEFAULT_LR`); schedule: "constant",
-        "cosine", "exponential" (None: "constant" for population, "cosine" for samples). tol: stop early (module docstring). seed: fixes the
-        initialisation and the samples; same seed, same numbers. dtype: "float32" or "float64".
+        "cosine", "exponential" (None: "constant" for population, "cosine" for samples).
+    tol: stop early (module docstring). seed: fixes the initialisation and the samples; same
+        seed, same numbers. dtype: "float32" or "float64".
     record_every: record the history every so many steps (0: none). progress: tqdm on stderr.
 
     Raises ValueError for invalid arguments and :class:`TrainingDivergedError` when the loss
@@ -214,7 +219,9 @@ def train(
     d = as_size(d, "d (input dimension)")
     n = as_size(n, "n (code size)")
     act = get_activation(activation)
-    parametrization, optimizer, schedule, tol = _check_options(method, parametrization, optimizer, schedule, dtype, init, tol, data)
+    parametrization, optimizer, schedule, tol = _check_options(
+        method, parametrization, optimizer, schedule, dtype, init, tol, data
+    )
     steps = as_size(steps, "steps")
     batch_size = as_size(batch_size, "batch_size")
     record_every = as_size(record_every, "record_every", minimum=0)
@@ -328,7 +335,8 @@ def _record(history, losses, done, every, spec, start_risk):
         if t % every == 0:
             history["step"].append(t)
             history["loss"].append(float(losses[t]))
-            history["risk"].append(float(losses[t]) if spec.method == "population" else (start_risk if t == done else None))
+            exact = float(losses[t]) if spec.method == "population" else (start_risk if t == done else None)
+            history["risk"].append(exact)
 
 
 def _converged(losses, tol, method) -> bool:

@@ -1,0 +1,78 @@
+"""Every reproduce-figure command in its --quick form: files exist, theory columns match the theory."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+
+from twolayer.cli import main
+from twolayer.figures import FIGURES
+from twolayer.theory import min_risk, pca_risk, rate_distortion
+
+
+@pytest.fixture(scope="module")
+def quick_figures(tmp_path_factory):
+    """`twolayer reproduce --quick` once, into a fresh folder (all figures share its sweep caches)."""
+    out = tmp_path_factory.mktemp("figures")
+    assert main(["reproduce", "--quick", "--out", str(out), "--workers", "2"]) == 0
+    return out
+
+
+def read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_figure_files_exist(quick_figures, name):
+    """Each figure writes a non-empty PNG (PNG magic), a PDF (%PDF) and a CSV with rows."""
+    png, pdf, table = (quick_figures / f"{name}.{ext}" for ext in ("png", "pdf", "csv"))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert pdf.read_bytes()[:4] == b"%PDF"
+    assert len(read_csv(table)) > 5
+
+
+def test_risk_vs_rate_theory_columns(quick_figures):
+    """The plotted curves are min_risk, Shannon's D(r) and PCA at the listed rates."""
+    rows = read_csv(quick_figures / "risk-vs-rate.csv")
+    functions = {
+        "min_risk (sign, limit)": min_risk,
+        "Shannon D(r)": rate_distortion,
+        "PCA (real-valued code)": pca_risk,
+    }
+    for series, fn in functions.items():
+        pts = [(float(r["rate"]), float(r["risk"])) for r in rows if r["series"] == series]
+        assert len(pts) > 100
+        rates, values = map(np.array, zip(*pts))
+        np.testing.assert_allclose(values, fn(rates), rtol=1e-12, atol=1e-15)
+    gd = [r for r in rows if r["series"] == "gradient descent"]
+    assert gd, "no gradient-descent points"
+    for r in gd:  # gradient descent never beats the limit by more than finite-d effects allow
+        assert float(r["risk"]) >= min_risk(float(r["rate"])) - 1e-3
+
+
+def test_finite_size_and_anisotropic_predictions(quick_figures):
+    """finite-size's predicted_risk is min_risk(r); anisotropic's curve is the allocation formula."""
+    for r in read_csv(quick_figures / "finite-size.csv"):
+        assert float(r["predicted_risk"]) == pytest.approx(min_risk(float(r["rate"])), rel=1e-12)
+    rows = read_csv(quick_figures / "anisotropic.csv")
+    d = sum(1 for r in rows if r["panel"] == "allocation")
+    spectrum = 1.0 / np.arange(1, d + 1)
+    pts = [(float(r["rate"]), float(r["risk"])) for r in rows if r.get("series") == "allocation prediction (sign)"]
+    rates, values = map(np.array, zip(*pts))
+    np.testing.assert_allclose(values, min_risk(rates, spectrum=spectrum), rtol=1e-12)
+
+
+def test_features_trained_frame_is_flat(quick_figures):
+    """After training, U U^T (r <= 1) or U^T U (r > 1) is flat at 1 or r, as the theory predicts."""
+    rows = [r for r in read_csv(quick_figures / "features.csv") if r["panel"] == "frame spectrum"]
+    for rate in {float(r["rate"]) for r in rows}:
+        trained = np.array([float(r["eigenvalue"]) for r in rows if float(r["rate"]) == rate and r["stage"] == "trained"])
+        initial = np.array([float(r["eigenvalue"]) for r in rows if float(r["rate"]) == rate and r["stage"] == "initial"])
+        target = max(1.0, rate)
+        assert np.max(np.abs(trained - target)) < 0.05
+        assert np.max(np.abs(initial - target)) > 0.5  # the initial spectrum was not flat: training did it
+        assert math.isclose(trained.sum(), initial.sum(), rel_tol=1e-9)  # trace = n (unit rows) either way
