@@ -280,7 +280,7 @@ def _run(spec, params0, source, seed, tol, record_every, progress, act):
         history = {"step": [], "loss": [], "risk": []}
         losses = np.empty(0)
         stopped = "budget"
-        with tqdm(total=spec.steps, disable=not progress, file=sys.stderr, desc=f"train d={spec.d}") as bar:
+        with tqdm(total=spec.steps, disable=not progress, file=sys.stderr, desc=f"train d={spec.d}", delay=2.0) as bar:
             while losses.size < spec.steps:
                 done = losses.size
                 start_risk = _exact_risk(params, spec, source, act) if record_every else None
