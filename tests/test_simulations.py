@@ -229,7 +229,14 @@ def test_compiles_once_per_configuration():
     assert after.hits == before.hits + 1 and after.misses == before.misses
 
 
-def test_progress_bar_goes_to_stderr(capsys):
+def test_progress_bar_goes_to_stderr(capsys, monkeypatch):
+    """The bar is on stderr (stdout stays clean); runs shorter than PROGRESS_DELAY show none."""
+    import twolayer.simulations.training as training
+
+    monkeypatch.setattr(training, "PROGRESS_DELAY", 60.0)
+    train(16, 8, steps=20, progress=True)
+    assert capsys.readouterr().err == ""  # shorter than the delay: no bar
+    monkeypatch.setattr(training, "PROGRESS_DELAY", 0.0)
     train(16, 8, steps=20, progress=True)
     captured = capsys.readouterr()
     assert "20/20" in captured.err and captured.out == ""

@@ -38,6 +38,8 @@ DTYPES = ("float32", "float64")
 CHUNK = 100
 #: window (steps) of the ``tol`` stopping rule.
 TOL_WINDOW = 100
+#: seconds before the progress bar appears (short runs stay silent).
+PROGRESS_DELAY = 2.0
 #: absolute jitter added to the kernel matrix M before its Cholesky factorisation
 #: (optimal-decoder parametrisation; M has an O(1) diagonal there).
 JITTER = {"float32": 1e-6, "float64": 1e-12}
@@ -280,7 +282,7 @@ def _run(spec, params0, source, seed, tol, record_every, progress, act):
         history = {"step": [], "loss": [], "risk": []}
         losses = np.empty(0)
         stopped = "budget"
-        with tqdm(total=spec.steps, disable=not progress, file=sys.stderr, desc=f"train d={spec.d}", delay=2.0) as bar:
+        with tqdm(total=spec.steps, disable=not progress, file=sys.stderr, desc=f"train d={spec.d}", delay=PROGRESS_DELAY) as bar:
             while losses.size < spec.steps:
                 done = losses.size
                 start_risk = _exact_risk(params, spec, source, act) if record_every else None
