@@ -8,7 +8,6 @@ JAX automatic differentiation and finite differences, exact symmetries of the mo
 
 from __future__ import annotations
 
-import math
 
 import jax
 import jax.numpy as jnp

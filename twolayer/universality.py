@@ -46,8 +46,8 @@ import time
 
 import numpy as np
 
-from ._validation import as_matrix
 from .activations import get_activation
+from .simulations.empirical import code_matrix, heldout_risk, least_squares_decoder
 
 __all__ = ["code_matrix", "data_experiment", "gaussian_rows", "heldout_risk", "least_squares_decoder"]
 
@@ -58,55 +58,6 @@ DECODER_REFIT = "least squares on training codes"
 
 
 # ----------------------------------------------------------------------------- helpers
-def code_matrix(X, B, *, activation="sign") -> np.ndarray:
-    """S = sigma(X B^T) (N x n, float64): the codes of the rows of ``X`` (N x d) under ``B`` (n x d)."""
-    act = get_activation(activation)
-    X = as_matrix(X, "X (samples, N x d)")
-    B = as_matrix(B, "B (encoder, n x d)", shape=(None, X.shape[1]))
-    return np.asarray(act(X @ B.T, np), dtype=np.float64)
-
-
-def least_squares_decoder(X, B, *, activation="sign") -> np.ndarray:
-    r"""The decoder that minimises the empirical risk on ``X`` for the encoder ``B``.
-
-    A = argmin_A sum_i ||x_i - A sigma(B x_i)||^2 = X^T S (S^T S)^+,  S = sigma(X B^T),
-
-    computed by ``numpy.linalg.lstsq`` (SVD; the minimum-norm solution when S has dependent
-    columns, e.g. two neurons with the same sign pattern). Returns A (d x n).
-    """
-    S = code_matrix(X, B, activation=activation)
-    X = np.asarray(X, dtype=np.float64)
-    return np.linalg.lstsq(S, X, rcond=None)[0].T
-
-
-def heldout_risk(X, B, A, *, activation="sign", return_stderr: bool = False):
-    r"""Empirical normalised risk of (A, B) on the rows of ``X``:
-
-        R = sum_i ||x_i - A sigma(B x_i)||^2 / sum_i ||x_i||^2,
-
-    both sums over the same rows (for a test set: the plug-in estimate of
-    E||x - x_hat||^2 / E||x||^2 on the test distribution). ``return_stderr=True`` returns
-    ``(R, se)`` with the delta-method standard error of this ratio of means over i.i.d. rows,
-    se = std_i(e_i - R q_i) / (sqrt(N) mean_i q_i), e_i the squared error, q_i = ||x_i||^2
-    (it ignores that A and B may have been fitted on other rows: it is the test-set noise).
-    """
-    X = as_matrix(X, "X (samples, N x d)")
-    B = as_matrix(B, "B (encoder, n x d)", shape=(None, X.shape[1]))
-    A = as_matrix(A, "A (decoder, d x n)", shape=(X.shape[1], B.shape[0]))
-    S = code_matrix(X, B, activation=activation)
-    err = X - S @ A.T
-    e = np.einsum("ij,ij->i", err, err)
-    q = np.einsum("ij,ij->i", X, X)
-    if q.sum() <= 0.0:
-        raise ValueError("X is all zeros: the normalised risk is undefined")
-    risk = float(e.sum() / q.sum())
-    if not return_stderr:
-        return risk
-    n = X.shape[0]
-    se = float(np.std(e - risk * q, ddof=1) / (math.sqrt(n) * q.mean())) if n > 1 else float("nan")
-    return risk, se
-
-
 def gaussian_rows(cov, count: int, rng: np.random.Generator) -> np.ndarray:
     """``count`` rows of N(0, cov): x = V diag(sqrt(lambda)) g, cov = V diag(lambda) V^T (lambda clipped at 0)."""
     lam, V = np.linalg.eigh(np.asarray(cov, dtype=np.float64))

@@ -80,7 +80,9 @@ def finite_size(out: Path, *, quick: bool = False, workers=None, progress=False)
         if rate <= 1:
             exact.append(max(abs(r["relative_gap"]) for r in group))
             continue
-        ax.plot([r["d"] for r in group], [abs(r["relative_gap"]) for r in group], marker + "-", label=f"r = {rate:g}")
+        ds, gaps = [r["d"] for r in group], [abs(r["relative_gap"]) for r in group]
+        slope = np.polyfit(np.log(ds), np.log(gaps), 1)[0] if len(ds) > 1 and min(gaps) > 0 else float("nan")
+        ax.plot(ds, gaps, marker + "-", label=f"r = {rate:g} (gap ∝ d^{slope:.2f})")
     if exact:
         ax.text(0.02, 0.03, f"r ≤ 1: |gap| ≤ {max(exact):.1e} at every d (exact orthonormal optimum)",
                 transform=ax.transAxes, fontsize=8.5)
@@ -136,7 +138,7 @@ def features(out: Path, *, quick: bool = False, workers=None, progress=False) ->
     ax2.set_xscale("log", base=2)
     ax2.set(xlabel="input dimension d", ylabel="mean cosine(rows of B, rows of P Qᵀ)",
             title="Learned features vs polar factor of the initialisation")
-    ax2.legend(loc="lower left")
+    ax2.legend(loc="lower right", ncols=2)
     files = save(fig, out, "features") + [write_csv(out / "features.csv", table)]
     summary = [{"figure": "features", "rate": r["rate"], "d": r["d"], "theory": 1.0, "simulation": r["polar_alignment"],
                 "quantity": "polar alignment"} for r in rows if r["d"] == max(x["d"] for x in rows)]

@@ -26,6 +26,7 @@ import numpy as np
 from .._validation import as_size
 from ..activations import get_activation
 from ..theory import code_moments, optimal_decoder, population_risk
+from .empirical import heldout_risk, least_squares_decoder
 from .estimators import SIGN_SMOOTHING, population_loss, sample_loss
 from .metrics import compare_with_theory
 from .model import INITS, PARAMETRIZATIONS, check_choice, decoder, init_params, tied_scale
@@ -366,8 +367,7 @@ def _final_decoder(params, parametrization, method, source, act):
     if source.data is None:
         return optimal_decoder(B, activation=act, cov=source.cov), extra
     X = source.data
-    S = np.asarray(act(X @ B.T, np), dtype=np.float64)
-    A = np.linalg.lstsq(S, X, rcond=None)[0].T
-    extra["empirical_risk"] = float(np.sum((X - S @ A.T) ** 2) / np.sum(X * X))
-    extra["empirical_risk_trained_decoder"] = float(np.sum((X - S @ trained.T) ** 2) / np.sum(X * X))
+    A = least_squares_decoder(X, B, activation=act)
+    extra["empirical_risk"] = heldout_risk(X, B, A, activation=act)
+    extra["empirical_risk_trained_decoder"] = heldout_risk(X, B, trained, activation=act)
     return A, extra
