@@ -340,8 +340,10 @@ def _cmd_reproduce(args) -> int:
     outputs = _run_figures(_figure_names(), Path(args.out), args.quick, args.workers)
     rows = []
     for row in (row for output in outputs for row in output.summary):
+        if row.get("preprocessing"):
+            row["dataset"] = f"{row['dataset']} ({row['preprocessing']})"
         rows.append(row)
-        if row.get("theory_mixture") is not None:  # real data: the scale-mixture prediction too
+        if row.get("theory_mixture") is not None and row["theory_mixture"] != row["theory"]:  # kappa < 1
             rows.append({**row, "quantity": "risk vs mixture", "theory": row["theory_mixture"]})
     for row in rows:
         row.setdefault("quantity", "risk")

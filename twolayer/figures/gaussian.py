@@ -169,7 +169,7 @@ def anisotropic(out: Path, *, quick: bool = False, workers=None, progress=False)
     rate = 0.5
     n = int(round(rate * d))
     cov = np.diag(spectrum)
-    result = train(d, n, activation="sign", method="population", cov=cov, steps=600 if quick else 3000,
+    result = train(d, n, activation="sign", method="population", cov=cov, steps=600 if quick else 3000, optimizer="adam",
                    seed=0, dtype="float64")
     prof = allocation_profile(result.B, cov)
     order = np.argsort(-prof["eigenvalues"])
