@@ -52,7 +52,7 @@ def risk_vs_rate(out: Path, *, quick: bool = False, workers=None, progress=False
                 ms=6, label=f"gradient descent, d = {d}")
         table += [{"series": "gradient descent", "d": d, "rate": r["rate"], "risk": r["final_risk"]} for r in group]
     ax.set(xlabel="rate r = n/d (bits per input dimension for sign)", ylabel="risk  E|x - x̂|² / E|x|²",
-           title="Sign autoencoder, isotropic Gaussian source", xlim=(0, 3.0), ylim=(0, 1.02))
+           title="Sign autoencoder, isotropic Gaussian source", xlim=(0, 3.1), ylim=(0, 1.02))
     ax.legend(loc="upper right")
     files = save(fig, out, "risk-vs-rate") + [write_csv(out / "risk-vs-rate.csv", table)]
     largest = max(r["d"] for r in rows)
@@ -163,7 +163,7 @@ def anisotropic(out: Path, *, quick: bool = False, workers=None, progress=False)
     rows = sorted(rows, key=lambda r: r["rate"])
     ax1.plot([r["rate"] for r in rows], [r["final_risk"] for r in rows], "o", mfc="none", label=f"gradient descent, d = {d}")
     table += [{"panel": "risk", "series": "gradient descent", "rate": r["rate"], "risk": r["final_risk"]} for r in rows]
-    ax1.set(xlabel="rate r = n/d", ylabel="risk", title=f"Power-law source σ_k ∝ 1/k, d = {d}", xlim=(0, 3), ylim=(0, 1.02))
+    ax1.set(xlabel="rate r = n/d", ylabel="risk", title=f"Power-law source σ_k ∝ 1/k, d = {d}", xlim=(0, 3.1), ylim=(0, 1.02))
     ax1.legend(loc="upper right")
 
     rate = 0.5
