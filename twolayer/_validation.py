@@ -75,15 +75,20 @@ def as_covariance(cov, d: int | None = None, name: str = "cov") -> np.ndarray:
     return arr
 
 
+def as_positive(value, name: str, hint: str = "") -> float:
+    """Return ``value`` as a finite float > 0, or raise ``ValueError`` naming ``name``."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a positive number{hint}, got {value!r}") from exc
+    if not np.isfinite(x) or x <= 0:
+        raise ValueError(f"{name} must be a finite number > 0{hint}, got {value!r}")
+    return x
+
+
 def as_rate(rate, name: str = "rate") -> float:
     """Return a finite positive compression rate r = n/d."""
-    try:
-        r = float(rate)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a positive number, got {rate!r}") from exc
-    if not np.isfinite(r) or r <= 0:
-        raise ValueError(f"{name} must be a finite number > 0 (r = n/d), got {rate!r}")
-    return r
+    return as_positive(rate, name, " (r = n/d)")
 
 
 def as_rates(rates, name: str = "rate") -> np.ndarray:

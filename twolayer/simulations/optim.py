@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 
+from .._validation import as_positive
+
 from .model import check_choice
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -49,13 +51,7 @@ def check_lr(lr, method: str, optimizer: str, d: int) -> float:
     if lr is None:
         base = DEFAULT_LR[(method, optimizer)]
         return base / math.sqrt(d) if optimizer == "adam" else base
-    try:
-        value = float(lr)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"lr must be a positive number or None (default), got {lr!r}") from exc
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    return value
+    return as_positive(lr, "lr", " or None (the default)")
 
 
 def make_schedule(lr: float, schedule: str, steps: int):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import as_size
+from .._validation import as_positive, as_size
 from ..activations import get_activation
 from ..theory import code_moments, optimal_decoder, population_risk
 from .empirical import heldout_risk, least_squares_decoder
@@ -164,12 +164,7 @@ def _check_options(method, parametrization, optimizer, schedule, dtype, init, to
     check_choice(dtype, DTYPES, "dtype")
     check_choice(init, INITS, "init")
     if tol is not None:
-        try:
-            tol = float(tol)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"tol must be a number > 0 or None, got {tol!r}") from exc
-        if not math.isfinite(tol) or tol <= 0:
-            raise ValueError(f"tol must be a finite number > 0 or None, got {tol!r}")
+        tol = as_positive(tol, "tol", " or None")
     return parametrization, optimizer, schedule, tol
 
 
