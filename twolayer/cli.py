@@ -343,7 +343,7 @@ def _cmd_reproduce(args) -> int:
         if row.get("preprocessing"):
             row["dataset"] = f"{row['dataset']} ({row['preprocessing']})"
         rows.append(row)
-        if row.get("theory_mixture") is not None and row["theory_mixture"] != row["theory"]:  # kappa < 1
+        if row.get("theory_mixture") is not None and abs(row["theory_mixture"] - row["theory"]) > 1e-12:  # kappa < 1
             rows.append({**row, "quantity": "risk vs mixture", "theory": row["theory_mixture"]})
     for row in rows:
         row.setdefault("quantity", "risk")
