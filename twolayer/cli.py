@@ -339,7 +339,7 @@ def _cmd_reproduce(args) -> int:
     start = time.perf_counter()
     outputs = _run_figures(_figure_names(), Path(args.out), args.quick, args.workers)
     rows = []
-    for row in (row for output in outputs for row in output.summary):
+    for row in (dict(row) for output in outputs for row in output.summary):  # copies: the outputs stay as built
         if row.get("preprocessing"):
             row["dataset"] = f"{row['dataset']} ({row['preprocessing']})"
         rows.append(row)

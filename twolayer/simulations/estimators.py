@@ -9,7 +9,7 @@ source, v = 1, see :mod:`.sources`), so that one learning rate serves every d an
 activations (sign, relu, linear) R(B) is invariant to positive row scalings of B, so B is
 row-normalised inside the objective: the gradient is the same vector (the raw gradient is
 already orthogonal to each row), and the kernel matrix M keeps an O(1) diagonal, which
-keeps its Cholesky factor well conditioned in float32.
+keeps its solve well conditioned in float32.
 
 **Samples, sign: Gaussian smoothing.** sign' = 0 almost everywhere, so autodiff of the
 sample loss gives no signal in B. We train instead the smoothed network

@@ -41,7 +41,7 @@ CHUNK = 100
 TOL_WINDOW = 100
 #: seconds before the progress bar appears (short runs stay silent).
 PROGRESS_DELAY = 2.0
-#: absolute jitter added to the kernel matrix M before its Cholesky factorisation
+#: absolute jitter added to the kernel matrix M before the decoder's solve
 #: (optimal-decoder parametrisation; M has an O(1) diagonal there).
 JITTER = {"float32": 1e-6, "float64": 1e-12}
 

@@ -73,23 +73,25 @@ def _training_rows(spec: str, seed: int, whiten, remove_item_mean: bool, test_fr
     return split.train
 
 
+def _pop_size(p: dict) -> tuple[int, float | None, int | None]:
+    """Remove and return ``(d, rate, n)`` from a run's parameters (exactly one of rate, n)."""
+    if "d" not in p:
+        raise ValueError("the run has no 'd' (input dimension)")
+    if "rate" in p and "n" in p:
+        raise ValueError("give 'rate' or 'n', not both")
+    if "rate" not in p and "n" not in p:
+        raise ValueError("the run has neither 'rate' nor 'n'")
+    return p.pop("d"), p.pop("rate", None), p.pop("n", None)
+
+
 def train_arguments(params: dict) -> tuple[int, int, dict]:
     """``(d, n, keyword arguments)`` of ``train`` for one run's parameters (see the module docstring)."""
     p = dict(params)
-    if "d" not in p:
-        raise ValueError("the run has no 'd' (input dimension)")
-    d = p.pop("d")
-    if "rate" in p and "n" in p:
-        raise ValueError("give 'rate' or 'n', not both")
-    if "rate" in p:
-        rate = p.pop("rate")
+    d, rate, n = _pop_size(p)
+    if rate is not None:
         n = int(round(rate * d))
         if n < 1:
             raise ValueError(f"rate = {rate:g} with d = {d} gives n = round(rate * d) = 0")
-    elif "n" in p:
-        n = p.pop("n")
-    else:
-        raise ValueError("the run has neither 'rate' nor 'n'")
     data = p.pop("data", "gaussian")
     whiten = p.pop("whiten", "none")
     remove_item_mean = p.pop("remove_item_mean", False)
@@ -133,17 +135,7 @@ def data_arguments(params: dict) -> tuple[str, float | None, dict]:
     """
     p = dict(params)
     data = p.pop("data")
-    if "d" not in p:
-        raise ValueError("the run has no 'd' (input dimension)")
-    d = p.pop("d")
-    if "rate" in p and "n" in p:
-        raise ValueError("give 'rate' or 'n', not both")
-    if "rate" in p:
-        rate = p.pop("rate")
-    elif "n" in p:
-        rate = None
-    else:
-        raise ValueError("the run has neither 'rate' nor 'n'")
+    d, rate, n = _pop_size(p)
     method = p.pop("method", "samples")
     if method != "samples":
         raise ValueError(f"data = {data!r} is trained on its samples: method must be 'samples', got {method!r}")
@@ -152,7 +144,7 @@ def data_arguments(params: dict) -> tuple[str, float | None, dict]:
             raise ValueError(f"key {key!r} is not used by a run on a data set (data = {data!r}); remove it")
     kwargs = {"d": d}
     if rate is None:
-        kwargs["n"] = p.pop("n")
+        kwargs["n"] = n
     whiten = p.pop("whiten", "none")
     kwargs["whiten"] = None if whiten == "none" else whiten
     kwargs["remove_item_mean"] = bool(p.pop("remove_item_mean", False))
