@@ -7,9 +7,11 @@ Each size of the population-step benchmark runs in its own subprocess, so that i
 memory (max RSS) is its own. Measured:
 
 1. reference: a dense n x n matrix product (2 n^3 flops) and an n x n solve, per dtype;
-2. one population gradient step (sign, r = 1, optimal decoder, plain gradient descent as in train): seconds per step, the
-   FLOP count from XLA's cost analysis of the compiled step, the achieved FLOP rate, and its
-   ratio to the matrix-product rate measured at the same size and dtype (goal >= 40% at d >= 1024);
+2. one population gradient step -- the compiled step of ``train`` itself (sign, r = 1, optimal
+   decoder, plain gradient descent): seconds per step, its FLOP count (XLA's cost analysis of
+   the compiled step, which counts the matrix products, plus the LAPACK calls it cannot see:
+   Cholesky n^3/3 and two triangular solves n^2 d each), the achieved FLOP rate, and its ratio
+   to the matrix-product rate measured in the same process (goal >= 40% at d >= 1024);
 3. sample-based training at d = 784, n = 196 (sign, smoothed-sign estimator): samples per second;
 4. the theory functions: ``min_risk`` for 1,000 rates over a 1,000-eigenvalue spectrum, and
    ``population_risk`` at d = n = 1024;
@@ -56,13 +58,19 @@ def population_size(d: int, dtype: str, repeats: int) -> dict:
         return _population_size(d, dtype, repeats)
 
 
+def lapack_flops(n: int, d: int) -> float:
+    """Flops of the step's LAPACK calls, which XLA's cost analysis counts as 0 (custom calls):
+    a Cholesky factorisation of the n x n kernel matrix (n^3/3) and two triangular solves
+    with d right-hand sides (n^2 d each)."""
+    return n**3 / 3.0 + 2.0 * n**2 * d
+
+
 def _population_size(d: int, dtype: str, repeats: int) -> dict:
     import jax
     import jax.numpy as jnp
     import numpy as np
-    import optax
 
-    from twolayer.theory import optimal_decoder_risk_jax
+    from twolayer.simulations.training import _compiled, _Spec
 
     n = d
     rng = np.random.default_rng(0)
@@ -71,31 +79,36 @@ def _population_size(d: int, dtype: str, repeats: int) -> dict:
     S = X @ X.T + n * jnp.eye(n, dtype=dtype)
     matmul = jax.jit(lambda a, b: a @ b)
     solve = jax.jit(lambda a, b: jnp.linalg.solve(a, b))
-    t_mm = median_time(lambda: matmul(X, Y).block_until_ready(), repeats)
+    t_mm = median_time(lambda: matmul(X, Y).block_until_ready(), 2 * repeats + 1, warmup=2)
     t_solve = median_time(lambda: solve(S, Y).block_until_ready(), repeats)
 
-    jitter = 1e-6 if dtype == "float32" else 1e-12
-    loss = lambda B: d * optimal_decoder_risk_jax(B, activation="sign", jitter=jitter)  # noqa: E731
-    tx = optax.sgd(0.3)  # train()'s default for the population method
+    # exactly the compiled chunk of train(d, n, method="population") with its defaults (sign,
+    # optimal decoder, gradient descent at lr 0.3): FLOPs from a one-step chunk (XLA's cost
+    # analysis counts a loop body once), time per step from chunks of `chunk` steps, as train
+    # runs them (so that small sizes are not dominated by the per-call dispatch)
+    chunk = 4 if d <= 1024 else 1
+    params = {"B": jnp.asarray(rng.standard_normal((n, d)) / np.sqrt(d), dtype=dtype)}
+    key, consts = jax.random.PRNGKey(0), {"cov": None}
 
-    def step(B, state):
-        value, g = jax.value_and_grad(loss)(B)
-        updates, state = tx.update(g, state, B)
-        return optax.apply_updates(B, updates), state, value
+    def compiled_chunk(steps_per_call):
+        spec = _Spec("sign", "population", "optimal-decoder", "sgd", 0.3, "constant", 10**9, steps_per_call, 0, d, dtype)
+        tx, run = _compiled(spec)
+        return tx, run.lower(params, tx.init(params), 0, key, consts).compile()
 
-    B = jnp.asarray(rng.standard_normal((n, d)) / np.sqrt(d), dtype=dtype)
-    state = tx.init(B)
-    compiled = jax.jit(step).lower(B, state).compile()
-    cost = compiled.cost_analysis()
+    tx, one_step = compiled_chunk(1)
+    cost = one_step.cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    flops = float(cost.get("flops", float("nan"))) if cost else float("nan")
-    box = {"B": B, "state": state}
+    xla_flops = float(cost.get("flops", float("nan"))) if cost else float("nan")
+    flops = xla_flops + lapack_flops(n, d)
+    compiled = compiled_chunk(chunk)[1] if chunk > 1 else one_step
+    box = {"params": params, "state": tx.init(params), "t": 0}
 
-    def run_step():
-        box["B"], box["state"], value = compiled(box["B"], box["state"])
-        value.block_until_ready()
+    def run_chunk():
+        box["params"], box["state"], values = compiled(box["params"], box["state"], box["t"], key, consts)
+        box["t"] += chunk
+        values.block_until_ready()
 
-    t_step = median_time(run_step, repeats, warmup=2)
+    t_step = median_time(run_chunk, repeats, warmup=2) / chunk
     mm_rate = 2.0 * n**3 / t_mm
     return {
         "d": d,
@@ -105,6 +118,9 @@ def _population_size(d: int, dtype: str, repeats: int) -> dict:
         "matmul_gflops": mm_rate / 1e9,
         "solve_seconds": t_solve,
         "step_seconds": t_step,
+        "steps_per_call": chunk,
+        "step_xla_flops": xla_flops,
+        "step_lapack_flops": lapack_flops(n, d),
         "step_flops": flops,
         "step_gflops": flops / t_step / 1e9,
         "ratio_to_matmul": flops / t_step / mm_rate,
@@ -165,13 +181,17 @@ def theory_speed(repeats: int) -> dict:
 
 
 def reproduce_quick_seconds() -> dict:
-    exe = [sys.executable, "-m", "twolayer", "reproduce", "--quick", "--out", os.path.join(HERE, "_reproduce_out")]
+    """Cold wall time of ``twolayer reproduce --quick`` into an empty folder (no cached runs)."""
+    import tempfile
+
     probe = subprocess.run([sys.executable, "-m", "twolayer", "reproduce", "--help"], capture_output=True)
     if probe.returncode != 0:
         return {"seconds": None, "note": "twolayer reproduce is not available in this version"}
-    t0 = time.perf_counter()
-    out = subprocess.run(exe, capture_output=True, text=True)
-    return {"seconds": time.perf_counter() - t0, "returncode": out.returncode}
+    with tempfile.TemporaryDirectory() as out_dir:
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "twolayer", "reproduce", "--quick", "--out", out_dir],
+                             capture_output=True, text=True)
+        return {"seconds": time.perf_counter() - t0, "returncode": out.returncode}
 
 
 def growth_exponent(rows: list[dict]) -> float:

@@ -111,12 +111,11 @@ def test_tanh_quadrature_accurate_at_moderate_scale(s):
     """Module docstring of twolayer.activations: Gauss-Hermite moments are 'accurate to ~1e-10 for
     smooth activations at moderate scales, less for very steep ones (scale >> 10)'.
 
-    KNOWN LIBRARY BUG (fails): with 48 nodes E tanh(s g)^2 is off by 4.0e-4 at s = 2 and 5.8e-3 at
-    s = 3 (6e-8 at s = 1, 2e-5 at s = 1.5, 3.5e-2 at s = 5): tanh(s g) is analytic only in a strip
-    of half-width pi/(2s), so the Hermite rule converges slowly well before s = 10. Scale 2-3 is
-    what a row of B with N(0,1) entries gives at d ~ 10, and the tanh risk is then off by ~1e-2
-    (see test_theory_risk.py::test_tanh_exact_risk_matches_monte_carlo_at_scale_2_to_3).
-    Tolerance 1e-6 is 10^4 times looser than the documented accuracy.
+    Regression test (this failed with a fixed 48-node rule: E tanh(s g)^2 was off by 4.0e-4 at
+    s = 2 and 5.8e-3 at s = 3, because tanh(s g) is analytic only in a strip of half-width
+    pi/(2s)). The NumPy rule now uses ceil(48 max(1, s)^2) nodes (~1e-7 here). Scale 2-3 is what
+    a row of B with N(0,1) entries gives at d ~ 10 (see
+    test_theory_risk.py::test_tanh_exact_risk_matches_monte_carlo_at_scale_2_to_3).
     """
     np.testing.assert_allclose(library_moments(Tanh(), s), moments_by_quad("tanh", s), rtol=0, atol=1e-6)
 
@@ -272,13 +271,12 @@ def test_kernel_matrix_diagonal_and_entries(act):
 
 def test_quadrature_kernel_matrix_is_symmetric():
     """E sigma(z) sigma(z)^T is exactly symmetric, and the risk code relies on it (scipy's Cholesky
-    reads one triangle of M; the JAX LU solve and the quadratic form use all of M).
+    reads one triangle of M, the quadratic form all of it).
 
-    KNOWN LIBRARY BUG (fails): the tensor Gauss-Hermite rule of Activation.kernel treats z1 and z2
-    differently (outer node on z1, sqrt(1 - rho^2) completion on z2), so for tanh with variances up to
-    1.8^2 (this K) kernel_matrix(K) - kernel_matrix(K)^T reaches 1.3e-5; for a 9 x 6 encoder with
-    rows of scale <= 1.3 optimal_decoder and optimal_decoder_jax differ by 2.6e-5 and
-    population_risk(B) and optimal_decoder_risk_jax by 2.5e-8. Suggested fix: return 0.5 (M + M^T) from kernel_matrix (and make the rule accurate)."""
+    Regression test: the tensor Gauss-Hermite rule of Activation.kernel treats z1 and z2
+    differently (outer node on z1, sqrt(1 - rho^2) completion on z2), and before kernel_matrix
+    returned 0.5 (M + M^T) the asymmetry reached 1.3e-5 for tanh with variances up to 1.8^2
+    (this K)."""
     M = Tanh().kernel_matrix(_test_K())
     np.testing.assert_allclose(M, M.T, rtol=0, atol=1e-10)
 

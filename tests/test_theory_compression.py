@@ -104,13 +104,11 @@ def test_min_risk_with_spectrum_respects_shannon_below_one_neuron():
     """Same statement for rates with fewer than one neuron, r < 1/d (the isotropic closed form
     satisfies it at every r > 0).
 
-    KNOWN LIBRARY BUG (fails): twolayer/theory/limits.py, _allocation_scan allows p = 1 active
-    direction for a fractional code size n = r d < 1 and evaluates F = c sigma_1/(n + c) + tail, whose
-    slope at n = 0 is -sigma_1/c = -1.75 sigma_1, steeper than Shannon's -2 ln2 sigma_1 = -1.39 sigma_1.
-    So min_risk(r, spectrum=...) is below D(r) for n = r d < ~0.33: at d = 64, sigma_k = 1/k the ratio
-    min_risk/D is 0.99927, 0.99575, 0.99903 at n = 0.01, 0.1, 0.3 (impossible codes; 1.013 at n = 0.6), and min_risk(r, spectrum=ones(d)) disagrees with the
-    isotropic closed form there. Fix: for n < 1 interpolate linearly between n = 0 (risk 1) and n = 1
-    (time sharing, like pca_risk does between integers), or reject r d < 1 with a ValueError.
+    Regression test: the allocation formula with p = 1 active direction at a fractional code size
+    n = r d < 1, F = c sigma_1/(n + c) + tail, has slope -sigma_1/c = -1.75 sigma_1 at n = 0, steeper
+    than Shannon's -2 ln2 sigma_1 = -1.39 sigma_1, and went below D(r) (ratio 0.99575 at n = 0.1,
+    d = 64, sigma_k = 1/k). min_risk now interpolates linearly between n = 0 (risk 1) and n = 1
+    (time sharing, as pca_risk does between integers).
     """
     d = 64
     sigma = SPECTRA["1/k"]

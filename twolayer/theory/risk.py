@@ -21,24 +21,24 @@ versions (:func:`risk_jax`, :func:`optimal_decoder_risk_jax`) are differentiable
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
 from .._validation import as_covariance, as_matrix
-from ..activations import get_activation
+from ..activations import Sign, get_activation
+from ._jax_linalg import gram, psd_solve
+from .sign_risk import sign_risk
 
 
 def code_moments(B, cov, activation, xp=np):
     """Return (C, M, tr Sigma) for encoder ``B`` (n x d) and covariance ``cov`` (None = I)."""
-    if cov is None:
-        K = B @ B.T
-        trace = B.shape[1]
-    else:
-        BS = B @ cov
-        K = BS @ B.T
-        trace = xp.trace(cov)
+    BS = B if cov is None else B @ cov
+    K = BS @ B.T if xp is np else gram(B, cov)  # JAX: the same K, with a one-product backward pass
+    trace = B.shape[1] if cov is None else xp.trace(cov)
     coef = activation.code_coefficient(xp.diagonal(K), xp)
-    C = (B.T if cov is None else BS.T) * coef[None, :]
+    C = BS.T * coef[None, :]
     M = activation.kernel_matrix(K, xp)
     return C, M, trace
 
@@ -102,8 +102,6 @@ def population_risk(B, A=None, *, activation="sign", cov=None) -> float:
 # ----------------------------------------------------------------------------- JAX versions
 def risk_jax(B, A, *, activation="sign", cov=None):
     """Differentiable R(A, B) (JAX). ``activation`` must be static under ``jax.jit``."""
-    import jax.numpy as jnp
-
     act = get_activation(activation)
     C, M, trace = code_moments(B, cov, act, jnp)
     return (trace - 2.0 * jnp.sum(A * C) + jnp.sum((A @ M) * A)) / trace
@@ -113,26 +111,25 @@ def optimal_decoder_risk_jax(B, *, activation="sign", cov=None, jitter=0.0):
     """Differentiable R(B) = R(A*(B), B) = 1 - tr(C M^{-1} C^T)/tr Sigma with the optimal decoder (JAX).
 
     Envelope theorem: A*(B) minimises the quadratic R(., B), so grad_B R(A*(B), B) equals
-    the partial gradient grad_B R(A, B) at A = A*(B). The decoder is therefore computed
-    under ``stop_gradient`` (an LU solve of M + jitter I, fast in float32 and float64 alike)
-    and only the explicit dependence on B is differentiated: no derivative through a matrix
-    factorisation, and the same value and gradient as differentiating through the solve.
+    the partial gradient grad_B R(A, B) at A = A*(B). The decoder and G = A^T A are therefore
+    computed under ``stop_gradient`` (A from a Cholesky solve of M + jitter I, LU where
+    Cholesky fails) and only the explicit dependence on B is differentiated, through
+    R = (tr Sigma - 2 <A, C> + <G, M>) / tr Sigma: no derivative through a factorisation.
+    For sign with Sigma = I the gradient is closed-form (:func:`.sign_risk.sign_risk`).
     """
-    import jax
-    import jax.numpy as jnp
-
     act = get_activation(activation)
+    if isinstance(act, Sign) and cov is None:
+        return sign_risk(B, jitter)
     C, M, trace = code_moments(B, cov, act, jnp)
     if jitter:
         M = M + jitter * jnp.eye(M.shape[0], dtype=M.dtype)
-    A = jax.lax.stop_gradient(jnp.linalg.solve(M, C.T).T)
-    return (trace - 2.0 * jnp.sum(A * C) + jnp.sum((A @ M) * A)) / trace
+    At = jax.lax.stop_gradient(psd_solve(M, C.T))
+    G = jax.lax.stop_gradient(At @ At.T)
+    return (trace - 2.0 * jnp.sum(At.T * C) + jnp.sum(G * M)) / trace
 
 
 def optimal_decoder_jax(B, *, activation="sign", cov=None):
-    """A*(B) = C M^{-1} in JAX (LU solve)."""
-    import jax.numpy as jnp
-
+    """A*(B) = C M^{-1} in JAX (Cholesky solve; LU where Cholesky fails)."""
     act = get_activation(activation)
     C, M, _ = code_moments(B, cov, act, jnp)
-    return jnp.linalg.solve(M, C.T).T
+    return psd_solve(M, C.T).T

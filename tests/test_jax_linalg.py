@@ -1,0 +1,52 @@
+"""The two linear-algebra pieces of the JAX risk (twolayer.theory._jax_linalg), against plain
+computations: the symmetric vector-Jacobian product of gram against automatic differentiation of
+B Sigma B^T, and psd_solve (Cholesky, LU fallback) against numpy.linalg.solve."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.scipy.linalg import cho_factor
+
+from twolayer.theory._jax_linalg import gram, psd_solve
+
+
+@pytest.mark.parametrize("with_cov", [False, True])
+def test_gram_vjp_matches_autodiff(with_cov, random_cov):
+    """d<W, B Sigma B^T> / dB and / dSigma from the custom VJP equal autodiff of the plain product
+    (W not symmetric, so both halves of (H + H^T) are exercised)."""
+    rng = np.random.default_rng(0)
+    n, d = 7, 5
+    B = jnp.asarray(rng.standard_normal((n, d)))
+    W = jnp.asarray(rng.standard_normal((n, n)))
+    cov = jnp.asarray(random_cov(np.linspace(0.5, 2.0, d), 1)) if with_cov else None
+    plain = (lambda b, c: jnp.sum(W * (b @ c @ b.T))) if with_cov else (lambda b, c: jnp.sum(W * (b @ b.T)))
+    mine = lambda b, c: jnp.sum(W * gram(b, c))  # noqa: E731
+    np.testing.assert_allclose(mine(B, cov), plain(B, cov), rtol=1e-14)
+    argnums = (0, 1) if with_cov else 0
+    got = jax.grad(mine, argnums=argnums)(B, cov)
+    want = jax.grad(plain, argnums=argnums)(B, cov)
+    for a, b in zip(*(jax.tree_util.tree_leaves(x) for x in (got, want))):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_psd_solve_cholesky_branch():
+    """Positive definite M: the Cholesky branch, equal to numpy.linalg.solve."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((30, 30))
+    M, R = X @ X.T + 0.1 * np.eye(30), rng.standard_normal((30, 4))
+    np.testing.assert_allclose(psd_solve(jnp.asarray(M), jnp.asarray(R)), np.linalg.solve(M, R), rtol=1e-10)
+
+
+def test_psd_solve_falls_back_to_lu():
+    """Symmetric but indefinite M (Cholesky breaks down: NaN factor): the LU branch gives the
+    solution, equal to numpy.linalg.solve, instead of NaN."""
+    rng = np.random.default_rng(2)
+    Q = np.linalg.qr(rng.standard_normal((12, 12)))[0]
+    M = Q @ np.diag(np.linspace(-1.0, 2.0, 12) + 0.05) @ Q.T
+    R = rng.standard_normal((12, 3))
+    assert not np.all(np.isfinite(np.asarray(cho_factor(jnp.asarray(M), lower=True)[0])))
+    got = np.asarray(jax.jit(psd_solve)(jnp.asarray(M), jnp.asarray(R)))
+    np.testing.assert_allclose(got, np.linalg.solve(M, R), rtol=1e-9, atol=1e-12)

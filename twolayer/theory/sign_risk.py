@@ -1,0 +1,66 @@
+r"""R(B) of the sign code with the optimal decoder, isotropic source, and its closed-form gradient (JAX).
+
+Proved (exact at every d; the same quantity as :func:`.risk.optimal_decoder_risk_jax`, which
+calls this for ``activation="sign"``, ``cov=None``). sign is homogeneous of degree 0, so R
+depends on B only through the unit rows U = D^{-1/2} B, D = diag(B B^T), s_i = ||b_i||:
+
+    Q = U U^T,   M = (2/pi) arcsin(Q) (diagonal exactly 1, plus the jitter),
+    C^T = sqrt(2/pi) U,   A^T = M^{-1} C^T,   G = A^T A,
+    R = (d - 2 <A^T, C^T> + <G, M>) / d          (= 1 - tr(C M^{-1} C^T)/d for the exact solve).
+
+Gradient (envelope theorem: A is optimal for this B, so only the explicit dependence counts):
+
+    H = G o (2/pi) / sqrt(1 - Q^2) off the diagonal, 0 on it      (dM/dQ; M_ii does not move)
+    dR/dU = (2 H U - 2 sqrt(2/pi) A^T) / d
+    dR/db_i = (I - u_i u_i^T) (dR/du_i) / s_i                      (through the normalisation)
+
+One step therefore costs three n x n x d matrix products (Q, G, H U), one Cholesky
+factorisation and two triangular solves, and O(n^2) elementwise work -- two products fewer
+than automatic differentiation of the general formula, and far fewer elementwise passes.
+Where it breaks: two parallel rows (|Q_ij| = 1) make arcsin' infinite, so the gradient is
+not finite there (the risk is).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from ._jax_linalg import psd_solve
+
+_TWO_OVER_PI = 2.0 / math.pi
+_SLOPE = math.sqrt(2.0 / math.pi)  # E[g sign(g)]
+
+
+@jax.custom_vjp
+def sign_risk(B, jitter=0.0):
+    """R(B) = 1 - tr(C M^{-1} C^T)/d for sign, Sigma = I, optimal decoder (M + jitter I solved)."""
+    return _forward(B, jitter)[0]
+
+
+def _forward(B, jitter):
+    n, d = B.shape
+    norms = jnp.sqrt(jnp.sum(B * B, axis=1, keepdims=True))
+    U = B / norms
+    eye = jnp.eye(n, dtype=bool)
+    Q = jnp.clip(jnp.where(eye, 0.0, U @ U.T), -1.0, 1.0)  # off-diagonal correlations
+    M = jnp.where(eye, 1.0 + jitter, _TWO_OVER_PI * jnp.arcsin(Q))
+    Ct = _SLOPE * U
+    At = psd_solve(M, Ct)
+    G = At @ At.T
+    value = (d - 2.0 * jnp.sum(At * Ct) + jnp.sum(G * M)) / d
+    return value, (U, norms, Q, At, G)
+
+
+def _backward(res, g):
+    U, norms, Q, At, G = res
+    n, d = U.shape
+    H = jnp.where(jnp.eye(n, dtype=bool), 0.0, G * (_TWO_OVER_PI * jax.lax.rsqrt(1.0 - Q * Q)))
+    dU = (2.0 * (H @ U) - (2.0 * _SLOPE) * At) * (g / d)
+    dB = (dU - U * jnp.sum(dU * U, axis=1, keepdims=True)) / norms
+    return dB, None
+
+
+sign_risk.defvjp(_forward, _backward)
