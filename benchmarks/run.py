@@ -70,6 +70,7 @@ def _population_size(d: int, dtype: str, repeats: int) -> dict:
     import jax.numpy as jnp
     import numpy as np
 
+    from twolayer.simulations.threads import blas_threads
     from twolayer.simulations.training import _compiled, _Spec
 
     n = d
@@ -108,7 +109,8 @@ def _population_size(d: int, dtype: str, repeats: int) -> dict:
         box["t"] += chunk
         values.block_until_ready()
 
-    t_step = median_time(run_chunk, repeats, warmup=2) / chunk
+    with blas_threads():  # as train() runs its chunks
+        t_step = median_time(run_chunk, repeats, warmup=2) / chunk
     mm_rate = 2.0 * n**3 / t_mm
     return {
         "d": d,
@@ -274,6 +276,8 @@ def print_tables(report: dict) -> None:
             f"{r['dtype']:>8} {r['d']:>6} {r['step_seconds']:>10.4g} {r['step_flops'] / 1e9:>11.3g} "
             f"{r['step_gflops']:>9.3g} {r['matmul_gflops']:>15.3g} {r['ratio_to_matmul']:>7.1%} {r['peak_rss_mib']:>9.0f}"
         )
+    print("GFLOP/step = XLA's cost analysis of the compiled step (its matrix products and elementwise work)\n"
+          "           + its LAPACK calls, which XLA counts as 0: Cholesky n^3/3 and two triangular solves n^2 d each")
     for dtype in ("float32", "float64"):
         print(f"step time grows like d^{report[f'step_time_exponent_{dtype}']:.2f} ({dtype})")
     s = report["samples_training"]

@@ -41,16 +41,3 @@ def test_benchmark_quick_reports_every_section(tmp_path):
     assert report["samples_training"]["samples_per_second"] > 0
     assert report["theory"]["min_risk_1000_rates_spectrum_1000_seconds"] > 0
 
-
-def test_import_sets_the_openblas_thread_timeout_unless_set():
-    """twolayer/__init__.py: importing twolayer sets OPENBLAS_THREAD_TIMEOUT=4 when the environment
-    does not set it, and keeps a value the user set (checked in fresh interpreters)."""
-    import os
-
-    code = "import os, twolayer; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert out.stdout.strip() == "4"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**env, "OPENBLAS_THREAD_TIMEOUT": "20"}, check=True)
-    assert out.stdout.strip() == "20"

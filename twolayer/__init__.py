@@ -9,20 +9,10 @@ The public API (used by the CLI, the figure scripts and the tests alike):
 * :mod:`twolayer.data` -- standard datasets and preprocessing.
 
 Importing twolayer enables 64-bit floats in JAX (theory is float64); the simulations
-choose float32 or float64 explicitly per run. It also sets ``OPENBLAS_THREAD_TIMEOUT=4``
-unless the environment already sets it: a training step runs on XLA's thread pool and calls
-LAPACK (OpenBLAS) for its Cholesky factorisation and triangular solves, and OpenBLAS's
-worker threads otherwise spin for ~2^28 cycles after each call, taking the cores that the
-step's next matrix products need (measured: a population step at d = 1024 on 2 cores took
-1.4x as long in float32, 1.3x in float64). The setting only takes effect if twolayer is
-imported before OpenBLAS is loaded (before ``scipy.linalg``); otherwise set it in the shell.
+choose float32 or float64 explicitly per run.
 """
 
-import os
-
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
-
-import jax  # noqa: E402
+import jax
 
 jax.config.update("jax_enable_x64", True)
 

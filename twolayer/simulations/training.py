@@ -32,6 +32,7 @@ from .metrics import compare_with_theory
 from .model import INITS, PARAMETRIZATIONS, check_choice, decoder, init_params, tied_scale
 from .optim import DEFAULT_OPTIMIZER, DEFAULT_SCHEDULE, OPTIMIZERS, SCHEDULES, check_lr, make_optimizer
 from .sources import make_source
+from . import threads
 
 METHODS = ("population", "samples")
 DTYPES = ("float32", "float64")
@@ -278,7 +279,8 @@ def _run(spec, params0, source, seed, tol, record_every, progress, act):
         history = {"step": [], "loss": [], "risk": []}
         losses = np.empty(0)
         stopped = "budget"
-        with tqdm(total=spec.steps, disable=not progress, file=sys.stderr, desc=f"train d={spec.d}", delay=PROGRESS_DELAY) as bar:
+        bar = tqdm(total=spec.steps, disable=not progress, file=sys.stderr, desc=f"train d={spec.d}", delay=PROGRESS_DELAY)
+        with bar, threads.blas_threads():
             while losses.size < spec.steps:
                 done = losses.size
                 start_risk = _exact_risk(params, spec, source, act) if record_every else None

@@ -1,0 +1,35 @@
+"""BLAS threads while XLA runs a compiled training chunk.
+
+A population step runs on XLA's thread pool and calls LAPACK (OpenBLAS, through SciPy) for its
+Cholesky factorisation and triangular solves. Left alone, OpenBLAS runs those calls on its own
+threads, which then spin for ~2^28 cycles waiting for more work and take the cores the step's
+next matrix products need; telling them to sleep at once (``OPENBLAS_THREAD_TIMEOUT=4``)
+instead makes every small call pay for waking them. Measured on 2 cores (float32, seconds per
+step, `benchmarks/run.py`):
+
+    d = n                        256      512      1024     2048
+    OpenBLAS default             2.9 ms   18.6 ms  120 ms   0.59 s
+    OPENBLAS_THREAD_TIMEOUT=4    5.6 ms   16.2 ms   86 ms   --
+    one BLAS thread (default)    2.6 ms   13.3 ms   89 ms   0.63 s
+
+so :func:`train` runs its chunks with OpenBLAS limited to :data:`BLAS_THREADS` threads
+(``threadpoolctl``; restored afterwards). On a machine with many cores and d >= 2048 the
+single-threaded solves can become the bottleneck: set ``BLAS_THREADS = None`` (leave OpenBLAS
+alone) or a larger number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+#: threads OpenBLAS may use inside a compiled training chunk (None: leave it alone).
+BLAS_THREADS: int | None = 1
+
+
+def blas_threads():
+    """Context manager: BLAS limited to :data:`BLAS_THREADS` threads (no-op when None)."""
+    if BLAS_THREADS is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=BLAS_THREADS, user_api="blas")
