@@ -15,8 +15,9 @@ Gradient (envelope theorem: A is optimal for this B, so only the explicit depend
     dR/db_i = (I - u_i u_i^T) (dR/du_i) / s_i                      (through the normalisation)
 
 One step therefore costs three n x n x d matrix products (Q, G, H U), one Cholesky
-factorisation and two triangular solves, and O(n^2) elementwise work -- two products fewer
-than automatic differentiation of the general formula, and far fewer elementwise passes.
+factorisation, two triangular solves and a few O(n^2) elementwise passes. Measured at
+d = n = 1024, float32, one BLAS thread (value and gradient): 93 ms, against 132 ms for plain
+automatic differentiation of the general formula with an LU solve (five products).
 Where it breaks: two parallel rows (|Q_ij| = 1) make arcsin' infinite, so the gradient is
 not finite there (the risk is).
 """
