@@ -143,6 +143,22 @@ def test_relu_kernel_is_arc_cosine(s1, s2, rho):
     assert got == pytest.approx(conditional_kernel("relu", s1, s2, rho), rel=1e-9, abs=1e-13)
 
 
+@pytest.mark.parametrize("rho", [-1.0, -0.999999, -0.5, 0.0, 0.7, 0.999999, 1.0])
+def test_relu_kernel_derivative_is_finite_up_to_rho_one(rho):
+    """Price's theorem: d/drho E relu(z1) relu(z2) = s1 s2 P(z1 > 0, z2 > 0)
+    = s1 s2 (pi - arccos rho) / (2 pi) (Sheppard's orthant probability), finite on [-1, 1]:
+    0 for antipodal rows, s1 s2 / 2 for parallel ones. The JAX derivative of the kernel equals it
+    (plain autodiff of the formula gave inf - inf = NaN at rho = +-1 and made relu training at
+    r = 2 diverge); in the interior it also equals central differences of the NumPy kernel."""
+    s1, s2 = 0.7, 1.9
+    got = float(jax.grad(lambda r: ReLU().kernel(s1, s2, r, jnp))(rho))
+    assert got == pytest.approx(s1 * s2 * (np.pi - np.arccos(rho)) / (2 * np.pi), rel=1e-12, abs=1e-15)
+    if abs(rho) < 0.99:
+        h = 1e-6
+        fd = (ReLU().kernel(s1, s2, rho + h) - ReLU().kernel(s1, s2, rho - h)) / (2 * h)
+        assert got == pytest.approx(fd, rel=1e-8)
+
+
 @pytest.mark.parametrize("rho", RHOS)
 @pytest.mark.parametrize("s1, s2", [(1.0, 1.0), (0.3, 2.0), (4.0, 4.0)])
 def test_erf_kernel_is_williams(s1, s2, rho):

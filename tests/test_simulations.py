@@ -135,6 +135,16 @@ def test_linear_reaches_pca_on_a_power_law():
         assert res.metrics["allocation_profile_error"] is None  # the allocation is a sign prediction
 
 
+def test_relu_at_rate_two_reaches_the_pairs_value():
+    """relu at r = 2: antipodal pairs (b, -b) reproduce the linear code of n/2 = d directions,
+    so min_risk('relu', 2) = pca_risk(1) = 0 (theory/limits.md). Gradient descent gets there
+    (the risk of the learned A, B below 1e-8) instead of stopping with a NaN: the pairs sit at
+    rho = -1, where the kernel's derivative is finite but autodiff of its formula was not."""
+    res = train(32, 64, activation="relu", steps=300, seed=1)
+    assert min_risk(2.0, activation="relu") == 0.0
+    assert population_risk(res.B, res.A, activation="relu") < 1e-8
+
+
 def test_relu_runs_and_improves_on_its_start():
     res = train(32, 16, activation="relu", steps=400, seed=0)
     rec = res.as_record()

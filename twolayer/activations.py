@@ -177,7 +177,37 @@ class ReLU(Activation):
         return xp.asarray(scale) ** 2 / 2.0
 
     def kernel(self, s1, s2, rho, xp=np):
-        return s1 * s2 / (2.0 * xp.pi) * (xp.sqrt(1.0 - rho**2) + (xp.pi - xp.arccos(rho)) * rho)
+        return s1 * s2 / (2.0 * xp.pi) * arccos_shape(rho, xp)
+
+
+def arccos_shape(rho, xp=np):
+    """J(rho) = sqrt(1 - rho^2) + (pi - arccos rho) rho, with J'(rho) = pi - arccos rho.
+
+    J' is finite on [-1, 1] (0 at -1, pi at 1), but automatic differentiation of the formula
+    adds -rho/sqrt(1 - rho^2) and +rho/sqrt(1 - rho^2): inf - inf = NaN at rho = +-1, which
+    is where a relu encoder with antipodal rows (b, -b) sits. Under JAX the derivative is
+    therefore supplied in closed form (``jax.custom_jvp``).
+    """
+    if xp is np:
+        return np.sqrt(1.0 - rho**2) + (np.pi - np.arccos(rho)) * rho
+    return _arccos_shape_jax()(rho)
+
+
+@functools.lru_cache(maxsize=1)
+def _arccos_shape_jax():
+    import jax
+    import jax.numpy as jnp
+
+    @jax.custom_jvp
+    def shape(rho):
+        return jnp.sqrt(1.0 - rho**2) + (jnp.pi - jnp.arccos(rho)) * rho
+
+    @shape.defjvp
+    def _(primals, tangents):
+        (rho,), (t,) = primals, tangents
+        return shape(rho), (jnp.pi - jnp.arccos(rho)) * t
+
+    return shape
 
 
 class Erf(Activation):
