@@ -24,6 +24,7 @@ not finite there (the risk is).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -35,9 +36,11 @@ _TWO_OVER_PI = 2.0 / math.pi
 _SLOPE = math.sqrt(2.0 / math.pi)  # E[g sign(g)]
 
 
-@jax.custom_vjp
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
 def sign_risk(B, jitter=0.0):
-    """R(B) = 1 - tr(C M^{-1} C^T)/d for sign, Sigma = I, optimal decoder (M + jitter I solved)."""
+    """R(B) = 1 - tr(C M^{-1} C^T)/d for sign, Sigma = I, optimal decoder (M + jitter I solved).
+
+    ``jitter`` (a Python float) regularises the solve and is not differentiated."""
     return _forward(B, jitter)[0]
 
 
@@ -55,13 +58,13 @@ def _forward(B, jitter):
     return value, (U, norms, Q, At, G)
 
 
-def _backward(res, g):
+def _backward(jitter, res, g):
     U, norms, Q, At, G = res
     n, d = U.shape
     H = jnp.where(jnp.eye(n, dtype=bool), 0.0, G * (_TWO_OVER_PI * jax.lax.rsqrt(1.0 - Q * Q)))
     dU = (2.0 * (H @ U) - (2.0 * _SLOPE) * At) * (g / d)
     dB = (dU - U * jnp.sum(dU * U, axis=1, keepdims=True)) / norms
-    return dB, None
+    return (dB,)
 
 
 sign_risk.defvjp(_forward, _backward)
