@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from jax.scipy.linalg import cho_factor
 
-from twolayer.theory._jax_linalg import gram, psd_solve
+from twolayer.theory._jax_linalg import gram, psd_solve, sandwich
 
 
 @pytest.mark.parametrize("with_cov", [False, True])
@@ -30,6 +30,28 @@ def test_gram_vjp_matches_autodiff(with_cov, random_cov):
     want = jax.grad(plain, argnums=argnums)(B, cov)
     for a, b in zip(*(jax.tree_util.tree_leaves(x) for x in (got, want))):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_sandwich_vjp_with_both_outputs_matches_autodiff(random_cov):
+    """A loss of both outputs, <W, B Sigma B^T> + <V, B Sigma>: the custom VJP's dB and dSigma
+    equal automatic differentiation of the plain products (Sigma symmetric, as a covariance)."""
+    rng = np.random.default_rng(3)
+    n, d = 6, 5
+    B = jnp.asarray(rng.standard_normal((n, d)))
+    W, V = jnp.asarray(rng.standard_normal((n, n))), jnp.asarray(rng.standard_normal((n, d)))
+    cov = jnp.asarray(random_cov(np.linspace(0.5, 2.0, d), 4))
+
+    def mine(b, c):
+        K, BS = sandwich(b, c)
+        return jnp.sum(W * K) + jnp.sum(V * BS)
+
+    plain = lambda b, c: jnp.sum(W * (b @ c @ b.T)) + jnp.sum(V * (b @ c))  # noqa: E731
+    np.testing.assert_allclose(mine(B, cov), plain(B, cov), rtol=1e-14)
+    for a, b in zip(jax.grad(mine, argnums=(0, 1))(B, cov), jax.grad(plain, argnums=(0, 1))(B, cov)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    iso = lambda b: jnp.sum(W * sandwich(b)[0]) + jnp.sum(V * sandwich(b)[1])  # noqa: E731
+    np.testing.assert_allclose(jax.grad(iso)(B), jax.grad(lambda b: jnp.sum(W * (b @ b.T)) + jnp.sum(V * b))(B),
+                               rtol=1e-12, atol=1e-12)
 
 
 def test_psd_solve_cholesky_branch():

@@ -1,9 +1,9 @@
 r"""Two dense linear-algebra pieces of the JAX risk, written for speed (shared by :mod:`.risk`
 and :mod:`.sign_risk`).
 
-* :func:`gram` -- K = B Sigma B^T with the symmetric vector-Jacobian product
-  dB = (H + H^T) B Sigma: one matrix product in the backward pass where plain autodiff of
-  ``B @ B.T`` makes two.
+* :func:`sandwich` / :func:`gram` -- K = B Sigma B^T (and B Sigma) with the symmetric
+  vector-Jacobian product dB = (H + H^T) B Sigma: one matrix product in the backward pass
+  where plain autodiff of ``B @ B.T`` makes two.
 * :func:`psd_solve` -- X = M^{-1} R for a symmetric positive definite M: a Cholesky
   factorisation (n^3/3 flops, no pivoting) and two triangular solves; if the factorisation
   breaks down (M numerically singular or indefinite, e.g. duplicate neurons or a linear code
@@ -18,24 +18,36 @@ from jax.scipy.linalg import cho_factor, cho_solve
 
 
 @jax.custom_vjp
-def gram(B, cov=None):
-    """K = B B^T (``cov=None``) or B Sigma B^T; backward dB = (H + H^T) B Sigma, dSigma = B^T H B."""
-    return _gram_fwd(B, cov)[0]
+def sandwich(B, cov=None):
+    """(K, B Sigma) with K = B Sigma B^T (``cov=None``: Sigma = I; Sigma symmetric).
+
+    Backward pass, cotangents (H, D) of (K, B Sigma): dB = (H + H^T) B Sigma + D Sigma and
+    dSigma = B^T (H B + D) -- one product for K where autodiff of ``B @ cov @ B.T`` makes
+    two, and B Sigma computed once for both outputs.
+    """
+    return _sandwich_fwd(B, cov)[0]
 
 
-def _gram_fwd(B, cov):
+def _sandwich_fwd(B, cov):
     BS = B if cov is None else B @ cov
-    return BS @ B.T, (B, BS, cov)
+    return (BS @ B.T, BS), (B, BS, cov)
 
 
-def _gram_bwd(res, H):
+def _sandwich_bwd(res, cotangents):
     B, BS, cov = res
-    dB = (H + H.T) @ BS
-    dcov = None if cov is None else B.T @ H @ B  # dead code (removed by XLA) unless cov is differentiated
-    return dB, dcov
+    H, D = cotangents
+    if cov is None:
+        return (H + H.T) @ BS + D, None
+    dcov = B.T @ (H @ B + D)  # dead code (removed by XLA) unless cov is differentiated
+    return (H + H.T) @ BS + D @ cov, dcov
 
 
-gram.defvjp(_gram_fwd, _gram_bwd)
+sandwich.defvjp(_sandwich_fwd, _sandwich_bwd)
+
+
+def gram(B, cov=None):
+    """K = B Sigma B^T with the one-product backward pass of :func:`sandwich`."""
+    return sandwich(B, cov)[0]
 
 
 def psd_solve(M, R):

@@ -28,14 +28,17 @@ import scipy.linalg
 
 from .._validation import as_covariance, as_matrix
 from ..activations import Sign, get_activation
-from ._jax_linalg import gram, psd_solve
+from ._jax_linalg import psd_solve, sandwich
 from .sign_risk import sign_risk
 
 
 def code_moments(B, cov, activation, xp=np):
     """Return (C, M, tr Sigma) for encoder ``B`` (n x d) and covariance ``cov`` (None = I)."""
-    BS = B if cov is None else B @ cov
-    K = BS @ B.T if xp is np else gram(B, cov)  # JAX: the same K, with a one-product backward pass
+    if xp is np:
+        BS = B if cov is None else B @ cov
+        K = BS @ B.T
+    else:  # JAX: the same (K, B Sigma), with a one-product backward pass for K
+        K, BS = sandwich(B, cov)
     trace = B.shape[1] if cov is None else xp.trace(cov)
     coef = activation.code_coefficient(xp.diagonal(K), xp)
     C = BS.T * coef[None, :]
