@@ -70,7 +70,7 @@ def conditional_kernel(name, s1, s2, rho):
         x, w = _legendre_rule()
         inner = np.tanh(s2 * rho * x[:, None] + b * x[None, :]) @ w
         return float(np.sum(w * np.tanh(s1 * x) * inner))
-    inner = lambda g1: INNER[name](s2 * rho * g1, b)  # noqa: E731
+    inner = lambda g1: INNER[name](s2 * rho * g1, b)
     return expect(lambda g1: fn(s1 * g1) * inner(g1))
 
 
@@ -331,11 +331,11 @@ def test_jax_gradient_of_sign_kernel_matrix_is_finite_and_correct():
     differences of the NumPy kernel matrix along random symmetric directions."""
     K = _test_K(2)
     W = np.random.default_rng(3).standard_normal(K.shape)
-    f_np = lambda K_: float(np.sum(W * Sign().kernel_matrix(K_)))  # noqa: E731
+    f_np = lambda K_: float(np.sum(W * Sign().kernel_matrix(K_)))
     grad = np.asarray(jax.grad(lambda K_: jnp.sum(W * Sign().kernel_matrix(K_, xp=jnp)))(jnp.asarray(K)))
     assert np.all(np.isfinite(grad))
     rng = np.random.default_rng(4)
-    central = lambda E, h: (f_np(K + h * E) - f_np(K - h * E)) / (2 * h)  # noqa: E731
+    central = lambda E, h: (f_np(K + h * E) - f_np(K - h * E)) / (2 * h)
     for _ in range(3):
         E = rng.standard_normal(K.shape)
         E = 0.5 * (E + E.T)

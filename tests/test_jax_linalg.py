@@ -23,7 +23,7 @@ def test_gram_vjp_matches_autodiff(with_cov, random_cov):
     W = jnp.asarray(rng.standard_normal((n, n)))
     cov = jnp.asarray(random_cov(np.linspace(0.5, 2.0, d), 1)) if with_cov else None
     plain = (lambda b, c: jnp.sum(W * (b @ c @ b.T))) if with_cov else (lambda b, c: jnp.sum(W * (b @ b.T)))
-    mine = lambda b, c: jnp.sum(W * gram(b, c))  # noqa: E731
+    mine = lambda b, c: jnp.sum(W * gram(b, c))
     np.testing.assert_allclose(mine(B, cov), plain(B, cov), rtol=1e-14)
     argnums = (0, 1) if with_cov else 0
     got = jax.grad(mine, argnums=argnums)(B, cov)
@@ -45,11 +45,11 @@ def test_sandwich_vjp_with_both_outputs_matches_autodiff(random_cov):
         K, BS = sandwich(b, c)
         return jnp.sum(W * K) + jnp.sum(V * BS)
 
-    plain = lambda b, c: jnp.sum(W * (b @ c @ b.T)) + jnp.sum(V * (b @ c))  # noqa: E731
+    plain = lambda b, c: jnp.sum(W * (b @ c @ b.T)) + jnp.sum(V * (b @ c))
     np.testing.assert_allclose(mine(B, cov), plain(B, cov), rtol=1e-14)
     for a, b in zip(jax.grad(mine, argnums=(0, 1))(B, cov), jax.grad(plain, argnums=(0, 1))(B, cov)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
-    iso = lambda b: jnp.sum(W * sandwich(b)[0]) + jnp.sum(V * sandwich(b)[1])  # noqa: E731
+    iso = lambda b: jnp.sum(W * sandwich(b)[0]) + jnp.sum(V * sandwich(b)[1])
     np.testing.assert_allclose(jax.grad(iso)(B), jax.grad(lambda b: jnp.sum(W * (b @ b.T)) + jnp.sum(V * b))(B),
                                rtol=1e-12, atol=1e-12)
 

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 import twolayer  # noqa: F401  (enables x64 as the package does)
-from twolayer.theory import min_risk, minimizer, pca_risk, population_risk
 from twolayer.simulations import (
     TrainingDivergedError,
     TrainResult,
@@ -27,6 +26,7 @@ from twolayer.simulations import (
     polar_alignment,
     train,
 )
+from twolayer.theory import min_risk, minimizer, pca_risk, population_risk
 
 
 def sign_limit(r: float) -> float:

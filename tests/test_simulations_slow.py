@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import twolayer  # noqa: F401
-from twolayer.theory import min_risk, pca_risk, population_risk
 from twolayer.simulations import fit_finite_size, growing_dimensions, train
+from twolayer.theory import min_risk, pca_risk, population_risk
 
 pytestmark = pytest.mark.slow
 

@@ -21,6 +21,7 @@ from twolayer.sweep import (
     ResultStore,
     SerialExecutor,
     SpecError,
+    fakes,
     load_spec,
     loads_spec,
     results_main,
@@ -29,7 +30,6 @@ from twolayer.sweep import (
     sweep_main,
     train_arguments,
 )
-from twolayer.sweep import fakes
 from twolayer.sweep.executors import Outcome, execute, make_executor
 
 SPEC = """

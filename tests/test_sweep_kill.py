@@ -18,8 +18,7 @@ import time
 
 import pytest
 
-from twolayer.sweep import ResultStore, load_spec, run_sweep
-from twolayer.sweep import fakes
+from twolayer.sweep import ResultStore, fakes, load_spec, run_sweep
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGKILL are POSIX")
 

@@ -30,7 +30,7 @@ def reverse_water_filling(R, sigma):
     (1/d) sum_j max(0, 1/2 log2(sigma_j / theta)) = R; D = sum_j min(theta, sigma_j)."""
     sigma = np.asarray(sigma, dtype=float)
     d, pos = sigma.size, sigma[sigma > 0]
-    rate = lambda log_t: np.sum(np.maximum(0.0, 0.5 * (np.log2(pos) - log_t / math.log(2)))) / d  # noqa: E731
+    rate = lambda log_t: np.sum(np.maximum(0.0, 0.5 * (np.log2(pos) - log_t / math.log(2)))) / d
     lo, hi = math.log(pos.min()) - 2 * math.log(2) * R * d - 1.0, math.log(pos.max())
     for _ in range(200):
         mid = 0.5 * (lo + hi)

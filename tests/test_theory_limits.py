@@ -137,8 +137,8 @@ def _best_on_support(sigma, support, n, c=C):
     """min over m >= 0 on `support`, sum m = n, of sum_j sigma_j c/(m_j + c) (+ the inactive sigma), by SLSQP."""
     s = sigma[list(support)]
     rest = sigma.sum() - s.sum()
-    f = lambda m: float(np.sum(s * c / (m + c)))  # noqa: E731
-    g = lambda m: -s * c / (m + c) ** 2  # noqa: E731
+    f = lambda m: float(np.sum(s * c / (m + c)))
+    g = lambda m: -s * c / (m + c) ** 2
     res = scipy.optimize.minimize(
         f, np.full(s.size, n / s.size), jac=g, method="SLSQP", bounds=[(0, None)] * s.size,
         constraints=[{"type": "eq", "fun": lambda m: m.sum() - n, "jac": lambda m: np.ones_like(m)}],

@@ -8,7 +8,6 @@ JAX automatic differentiation and finite differences, exact symmetries of the mo
 
 from __future__ import annotations
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -232,8 +231,8 @@ def test_jax_gradient_of_risk_in_B(act, d, n, with_cov, random_cov):
     A = jnp.asarray(optimal_decoder(B, activation=act, cov=cov))
     g_env = np.asarray(_jit(act, jax.grad(lambda b: risk_jax(b, A, activation=act, cov=covj)))(jnp.asarray(B)))
     np.testing.assert_allclose(g, g_env, rtol=1e-7, atol=1e-10)
-    R = lambda b: population_risk(b, activation=act, cov=cov)  # noqa: E731
-    central = lambda E, h: (R(B + h * E) - R(B - h * E)) / (2 * h)  # noqa: E731
+    R = lambda b: population_risk(b, activation=act, cov=cov)
+    central = lambda E, h: (R(B + h * E) - R(B - h * E)) / (2 * h)
     for _ in range(3):
         E = rng.standard_normal(B.shape)
         fd = (4 * central(E, 5e-6) - central(E, 1e-5)) / 3

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -101,7 +101,7 @@ class Activation:
         total = 0.0
         for xa, wa in zip(*hermite_rule(nodes)):  # outer node: keeps memory at O(size * Q)
             inner = self._expect(
-                lambda g: self(s2[..., None] * (rho[..., None] * xa + comp[..., None] * g), xp), xp, nodes
+                lambda g, xa=xa: self(s2[..., None] * (rho[..., None] * xa + comp[..., None] * g), xp), xp, nodes
             )
             total = total + wa * self(s1 * xa, xp) * inner
         return total

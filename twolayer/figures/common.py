@@ -16,7 +16,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 #: single-column paper figure (inches); two panels use TWO_PANELS.
 ONE_PANEL = (5.0, 3.6)

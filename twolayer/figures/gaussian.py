@@ -180,8 +180,8 @@ def anisotropic(out: Path, *, quick: bool = False, workers=None, progress=False)
             title=f"Allocation at r = {rate:g} (profile error {prof['allocation_profile_error']:.3f}, "
                   f"leakage {prof['leakage']:.3f})")
     ax2.legend(loc="upper right")
-    table += [{"panel": "allocation", "rate": rate, "k": int(i), "sigma": float(s), "predicted": float(p), "learned": float(l)}
-              for i, s, p, l in zip(k, prof["eigenvalues"][order], prof["predicted"][order], prof["learned"][order])]
+    table += [{"panel": "allocation", "rate": rate, "k": int(i), "sigma": float(s), "predicted": float(p), "learned": float(lv)}
+              for i, s, p, lv in zip(k, prof["eigenvalues"][order], prof["predicted"][order], prof["learned"][order])]
     files = save(fig, out, "anisotropic") + [write_csv(out / "anisotropic.csv", table)]
     summary = [{"figure": "anisotropic", "rate": r["rate"], "d": d, "theory": r["predicted_risk"], "simulation": r["final_risk"]}
                for r in rows]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 
 from .._validation import as_positive
-
 from .model import check_choice
 
 OPTIMIZERS = ("sgd", "momentum", "adam")

@@ -26,13 +26,13 @@ import numpy as np
 from .._validation import as_positive, as_size
 from ..activations import get_activation
 from ..theory import code_moments, optimal_decoder, population_risk
+from . import threads
 from .empirical import heldout_risk, least_squares_decoder
 from .estimators import SIGN_SMOOTHING, population_loss, sample_loss
 from .metrics import compare_with_theory
 from .model import INITS, PARAMETRIZATIONS, check_choice, decoder, init_params, tied_scale
 from .optim import DEFAULT_OPTIMIZER, DEFAULT_SCHEDULE, OPTIMIZERS, SCHEDULES, check_lr, make_optimizer
 from .sources import make_source
-from . import threads
 
 METHODS = ("population", "samples")
 DTYPES = ("float32", "float64")

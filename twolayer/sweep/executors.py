@@ -34,9 +34,9 @@ import threading
 import time
 import traceback
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
 
 from .store import utc_now
 
@@ -122,7 +122,8 @@ class Executor(ABC):
         """Yield ``(params, outcome)`` for every run, in order of completion."""
 
     def close(self, *, abort: bool = False) -> None:
-        """Release the workers; ``abort`` stops runs still in flight."""
+        """Release the workers; ``abort`` stops runs still in flight (nothing to release by default)."""
+        return None
 
     def __enter__(self):
         return self
@@ -235,7 +236,7 @@ class LocalPoolExecutor(Executor):
                     outcome = crashed(f"{type(exc).__name__}: {exc}")
                 yield params, outcome
             if broken:  # every run in flight is lost with the pool: record them, start afresh
-                for future, params in list(inflight.items()):
+                for _future, params in list(inflight.items()):
                     yield params, crashed(
                         "BrokenProcessPool: a worker process died while this run was in flight; "
                         "it is retried on the next start"

@@ -26,8 +26,8 @@ import importlib
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .executors import Executor, check_executor_args, make_executor
 from .spec import SweepSpec, load_spec, run_key
