@@ -8,10 +8,14 @@
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pytest
 
-import twolayer  # noqa: F401  (enables float64 in JAX before any test module uses it)
+# The tests compare the JAX code with float64 NumPy, so this test process turns JAX's 64-bit
+# mode on itself (importing twolayer changes no global state; test_config.py checks that in a
+# fresh process, and the training code chooses its precision per run either way).
+jax.config.update("jax_enable_x64", True)
 
 
 def _random_cov(spectrum, seed=0):

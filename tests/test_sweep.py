@@ -15,6 +15,8 @@ import textwrap
 import numpy as np
 import pytest
 
+from twolayer.cli import main as cli_main
+from twolayer.config import RunConfig
 from twolayer.sweep import (
     KEYS,
     LocalPoolExecutor,
@@ -24,11 +26,8 @@ from twolayer.sweep import (
     fakes,
     load_spec,
     loads_spec,
-    results_main,
     run_key,
     run_sweep,
-    sweep_main,
-    train_arguments,
 )
 from twolayer.sweep.executors import Outcome, execute, make_executor
 
@@ -66,6 +65,16 @@ class Counter:
         return self.fn(params)
 
 
+def resolved(params: dict) -> dict:
+    """A run's options as the sweep stores them (defaults resolved by RunConfig)."""
+    return RunConfig.from_dict(params).to_dict()
+
+
+def cli(*argv) -> int:
+    """`twolayer ARGV...` in this process (exit status)."""
+    return cli_main([str(a) for a in argv])
+
+
 def row_set(db):
     """{run_key: (params, status, metrics)} of a database, checking run keys are unique."""
     with ResultStore(db, create=False) as store:
@@ -79,8 +88,9 @@ def row_set(db):
 def test_spec_expands_the_product_over_the_defaults():
     spec = loads_spec(SPEC)
     assert spec.name == "tiny" and len(spec) == 6
-    assert spec.runs[0] == {"d": 16, "activation": "sign", "method": "population", "steps": 20,
-                            "rate": 0.25, "seed": 0}
+    assert spec.runs[0] == resolved({"d": 16, "activation": "sign", "method": "population", "steps": 20,
+                                     "rate": 0.25, "seed": 0})
+    assert spec.runs[0]["optimizer"] == "sgd" and spec.runs[0]["whiten"] is None  # resolved; None: not applicable
     assert [(r["rate"], r["seed"]) for r in spec.runs] == [
         (0.25, 0), (0.25, 1), (0.5, 0), (0.5, 1), (1.0, 0), (1.0, 1)
     ]
@@ -96,7 +106,9 @@ def test_every_key_has_a_working_validator():
     good = {"d": 8, "rate": 0.5, "n": 4, "activation": "relu", "data": "patches:16", "method": "samples",
             "parametrization": "tied", "optimizer": "sgd", "lr": 0.1, "schedule": "cosine", "steps": 5,
             "batch_size": 8, "tol": 1e-6, "init": "orthogonal", "dtype": "float64", "seed": 0,
-            "spectrum": "powerlaw:1", "whiten": "zca", "remove_item_mean": True, "test_fraction": 0.2}
+            "spectrum": "powerlaw:1", "whiten": "zca", "remove_item_mean": True, "test_fraction": 0.2,
+            "contrast_normalize": True, "max_items": 100, "controls": False, "theory_steps": 50,
+            "record_spectrum": True, "save_params": "params-{rate}.npz"}
     assert set(good) == set(KEYS)
     for key, value in good.items():
         assert KEYS[key].check(value) == value
@@ -126,9 +138,14 @@ def test_every_key_has_a_working_validator():
         ('[defaults]\nd = 8\nrate = 0.5', "[grid]"),                                    # no grid
         ('[grid]\nrate = []\n[defaults]\nd = 8', "rate"),                               # empty list
         ('[grid]\nrate = 0.5\n[defaults]\nd = 8', "rate"),                              # not a list
-        ('[grid]\nrate = [0.5]\n[defaults]\nd = 8\nn = 4', "'n'"),                      # rate and n
-        ('[grid]\nrate = [0.5]', "'d'"),                                                # d missing
-        ('[grid]\nseed = [0]\n[defaults]\nd = 8', "'rate' or 'n'"),
+        ('[grid]\nrate = [0.5]\n[defaults]\nd = 8\nn = 4', "exactly one of rate"),        # rate and n
+        ('[grid]\nrate = [0.5]\n[defaults]\nd = 8\nwhiten = "pca"', "whiten applies only to data sets"),
+        ('[grid]\nrate = [0.5]\n[defaults]\ndata = "digits"\nspectrum = "powerlaw:1"', "spectrum applies only"),
+        ('[grid]\nrate = [0.5]\n[defaults]\nd = 8\nbatch_size = 8', "batch_size applies only to method samples"),
+        ('[grid]\nrate = [0.5]\n[defaults]\ndata = "digits"\nmethod = "population"', "method must be samples"),
+        ('[grid]\nrate = [0.5, 1]\n[defaults]\nd = 8\nsave_params = "p.npz"', "same file"),
+        ('[grid]\nrate = [0.5]\n[defaults]\nd = 8\nsave_params = "p-{lr2}.npz"', "not an option"),
+        ('[grid]\nseed = [0]\n[defaults]\nd = 8', "exactly one of rate"),
         ('[grid]\nrate = [0.01]\n[defaults]\nd = 8', "rate"),                           # n = 0
         ('[grids]\nrate = [0.5]', "grids"),                                             # unknown table
         ('[sweep]\ntitle = "x"\n[grid]\nrate = [0.5]\n[defaults]\nd = 8', "title"),
@@ -143,8 +160,7 @@ def test_bad_specs_are_rejected_before_any_run(tmp_path, text, key):
     message = str(info.value)
     assert key in message and "\n" not in message and str(spec) in message
     assert counter.calls == [] and not db.exists()
-    with pytest.raises(ValueError, match="spec"):  # the CLI entry point: the same, as a ValueError
-        sweep_main(spec, db, workers=1, progress=False, run_fn=counter)
+    assert cli("sweep", spec, "--out", db, "--workers", 1, "--no-progress") == 2  # the command line: exit 2
     assert not db.exists()
 
 
@@ -157,7 +173,7 @@ def test_missing_spec_file(tmp_path):
 def test_sweep_records_every_run_and_a_rerun_does_nothing(tmp_path, capsys):
     spec, db = write(tmp_path, SPEC), tmp_path / "out.sqlite"
     counter = Counter()
-    assert sweep_main(spec, db, workers=1, progress=False, run_fn=counter) == 0
+    assert run_sweep(spec, db, workers=1, run_fn=counter).complete
     assert len(counter.calls) == 6
     rows = row_set(db)
     assert len(rows) == 6 and all(status == "done" for _, status, _ in rows.values())
@@ -165,9 +181,8 @@ def test_sweep_records_every_run_and_a_rerun_does_nothing(tmp_path, capsys):
         assert metrics == json.loads(json.dumps(fakes.fake_metrics(params)))
     capsys.readouterr()
 
-    assert sweep_main(spec, db, workers=1, progress=False, run_fn=counter) == 0
-    assert len(counter.calls) == 6  # nothing ran
-    assert "all 6 of 6 runs" in capsys.readouterr().out
+    assert cli("sweep", spec, "--out", db, "--workers", 1, "--no-progress", "--run-fn", "twolayer.sweep.fakes:fake_run") == 0
+    assert "all 6 of 6 runs" in capsys.readouterr().out  # nothing ran
     assert row_set(db) == rows
 
     with sqlite3.connect(db) as conn:  # the stored columns
@@ -199,7 +214,8 @@ def test_a_partial_sweep_is_completed_and_other_specs_share_the_file(tmp_path):
 
 def test_a_failing_run_is_recorded_and_the_others_complete(tmp_path, capsys):
     spec, db = write(tmp_path, SPEC), tmp_path / "out.sqlite"
-    assert sweep_main(spec, db, workers=1, progress=False, run_fn="twolayer.sweep.fakes:failing_fake") == 1
+    assert cli("sweep", spec, "--out", db, "--workers", 1, "--no-progress",
+               "--run-fn", "twolayer.sweep.fakes:failing_fake") == 1
     out = capsys.readouterr().out
     assert "3 failed" in out and "ValueError: fake failure for seed 1" in out
     rows = row_set(db)
@@ -248,24 +264,25 @@ def test_progress_bar_goes_to_stderr_only_when_asked(tmp_path, capsys):
     assert capsys.readouterr() == ("", "")
 
 
-def test_bad_executor_arguments(tmp_path, monkeypatch):
+def test_bad_executor_arguments(tmp_path, monkeypatch, capsys):
     spec = write(tmp_path, SPEC)
-    for kwargs, match in [
-        ({"executor": "slurm"}, "unknown executor 'slurm'"),
-        ({"workers": 0}, "workers must be an integer >= 1"),
-        ({"scheduler": "tcp://x:1"}, "scheduler"),
+    fake = ("--run-fn", "twolayer.sweep.fakes:fake_run", "--no-progress")
+    for argv, match in [
+        (["--executor", "slurm"], "slurm"),
+        (["--workers", "0"], "--workers"),
+        (["--scheduler", "tcp://x:1"], "scheduler"),
+        (["--run-fn", "twolayer.sweep.fakes:nope"], "no attribute"),
     ]:
-        with pytest.raises(ValueError, match=match):
-            sweep_main(spec, tmp_path / "x.sqlite", progress=False, run_fn=fakes.fake_run, **kwargs)
+        assert cli("sweep", spec, "--out", tmp_path / "x.sqlite", *fake, *argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert match in err and "\n" not in err
     assert not (tmp_path / "x.sqlite").exists()
     with pytest.raises(ValueError, match="cannot be sent to worker processes"):
         run_sweep(spec, tmp_path / "y.sqlite", run_fn=lambda p: {}, workers=2)
-    with pytest.raises(ValueError, match="no attribute"):
-        sweep_main(spec, tmp_path / "x.sqlite", run_fn="twolayer.sweep.fakes:nope")
     monkeypatch.setitem(__import__("sys").modules, "distributed", None)
     monkeypatch.setitem(__import__("sys").modules, "dask.distributed", None)
-    with pytest.raises(ValueError, match=r"pip install 'twolayer\[dask\]'"):
-        sweep_main(spec, tmp_path / "x.sqlite", executor="dask", run_fn=fakes.fake_run)
+    assert cli("sweep", spec, "--out", tmp_path / "x.sqlite", *fake, "--executor", "dask") == 2
+    assert "pip install 'twolayer[dask]'" in capsys.readouterr().err
     with pytest.raises(ValueError, match=r"pip install 'twolayer\[dask\]'"):
         make_executor("dask")
 
@@ -273,11 +290,11 @@ def test_bad_executor_arguments(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- results
 def test_results_csv_has_every_row_and_column_and_where_filters(tmp_path, capsys):
     spec, db = write(tmp_path, SPEC), tmp_path / "out.sqlite"
-    sweep_main(spec, db, workers=1, progress=False, run_fn="twolayer.sweep.fakes:failing_fake")
+    run_sweep(spec, db, workers=1, run_fn="twolayer.sweep.fakes:failing_fake")
     capsys.readouterr()
 
     out = tmp_path / "all.csv"
-    assert results_main(db, csv=out) == 0
+    assert cli("results", db, "--csv", out) == 0
     with open(out, newline="") as fh:
         table = list(csv.DictReader(fh))
     assert len(table) == 6
@@ -289,14 +306,14 @@ def test_results_csv_has_every_row_and_column_and_where_filters(tmp_path, capsys
     done = [r for r in table if r["status"] == "done"]
     assert len(done) == 3
     for r in done:
-        params = {"d": 16, "activation": "sign", "method": "population", "steps": 20,
-                  "rate": float(r["rate"]), "seed": int(r["seed"])}
+        params = resolved({"d": 16, "activation": "sign", "method": "population", "steps": 20,
+                           "rate": float(r["rate"]), "seed": int(r["seed"])})
         assert float(r["final_risk"]) == fakes.fake_metrics(params)["final_risk"]
         assert json.loads(r["history.risk"]) == fakes.fake_metrics(params)["history"]["risk"]
 
     def count(*where):
         path = tmp_path / "f.csv"
-        results_main(db, csv=path, where=list(where))
+        assert cli("results", db, "--csv", path, *[arg for w in where for arg in ("--where", w)]) == 0
         with open(path, newline="") as fh:
             return len(list(csv.DictReader(fh)))
 
@@ -307,22 +324,34 @@ def test_results_csv_has_every_row_and_column_and_where_filters(tmp_path, capsys
     assert count("rate>=0.5", "status!=failed") == 2
     assert count("activation=relu") == 0
     assert count("tol=null") == 6
+    assert count("optimizer=sgd") == 6             # defaults are stored resolved
+    capsys.readouterr()
     for bad, match in [("foo=1", "unknown column 'foo'"), ("rate=abc", "holds numbers"),
                        ("rate", "cannot parse"), ("rate=0.5; DROP TABLE runs", "holds numbers"),
                        ("seed=1 OR 1=1", "holds integers"), ("'rate'=1", "cannot parse")]:
-        with pytest.raises(ValueError, match=match):
-            results_main(db, where=[bad])
+        assert cli("results", db, "--where", bad) == 2
+        assert match in capsys.readouterr().err
     assert count() == 6  # the table survived
 
-    assert results_main(db, where="rate=0.5") == 0
+    assert cli("results", db, "--where", "rate=0.5") == 0
     text = capsys.readouterr().out
     assert "2 of 6 runs match rate=0.5" in text and "fixed: d=16" in text
     assert "final_risk" in text and "fake failure" in text
-    with pytest.raises(ValueError, match="not found"):
-        results_main(tmp_path / "nope.sqlite")
+    # chosen columns: options, record fields and bookkeeping, in that order
+    assert cli("results", db, "--where", "status=done", "--columns", "rate,seed,final_risk,status,optimizer") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["rate", "seed", "final_risk", "status", "optimizer"] and len(lines) == 1 + 2 + 3
+    first = lines[3].split()
+    expected = fakes.fake_metrics(resolved({"d": 16, "activation": "sign", "method": "population", "steps": 20,
+                                            "rate": float(first[0]), "seed": int(first[1])}))
+    assert float(first[2]) == pytest.approx(expected["final_risk"], rel=1e-5) and first[3:] == ["done", "sgd"]
+    assert cli("results", db, "--columns", "rate,nonsense") == 2
+    assert "unknown column 'nonsense'" in capsys.readouterr().err
+    assert cli("results", tmp_path / "nope.sqlite") == 2
+    assert "not found" in capsys.readouterr().err
     (tmp_path / "junk.sqlite").write_bytes(b"not a database at all" * 100)
-    with pytest.raises(ValueError, match="not a"):
-        results_main(tmp_path / "junk.sqlite")
+    assert cli("results", tmp_path / "junk.sqlite") == 2
+    assert "not a" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- executors
@@ -344,37 +373,12 @@ def test_local_pool_and_dask_give_the_rows_of_the_serial_executor(tmp_path):
 
 
 # ----------------------------------------------------------------------------- default run
-def test_train_arguments():
-    d, n, kw = train_arguments({"d": 16, "rate": 0.3, "activation": "relu", "seed": 2, "whiten": "zca"})
-    assert (d, n, kw) == (16, 5, {"activation": "relu", "seed": 2})  # whiten: data sets only
-    d, n, kw = train_arguments({"d": 4, "n": 3, "spectrum": "powerlaw:1"})
-    assert n == 3 and np.allclose(kw["spectrum"], [1, 1 / 2, 1 / 3, 1 / 4])
-    assert train_arguments({"d": 4, "n": 3, "spectrum": "isotropic"})[2] == {}
-    with pytest.raises(ValueError, match="cannot be combined"):
-        train_arguments({"d": 4, "n": 3, "spectrum": "powerlaw:1", "data": "digits"})
-
-
-def test_train_arguments_spectrum_file(tmp_path):
-    np.save(tmp_path / "eig.npy", np.array([3.0, 2.0, 1.0]))
-    np.save(tmp_path / "cov.npy", np.eye(3))
-    assert np.allclose(train_arguments({"d": 3, "n": 1, "spectrum": str(tmp_path / "eig.npy")})[2]["spectrum"],
-                       [3, 2, 1])
-    assert np.allclose(train_arguments({"d": 3, "n": 1, "spectrum": str(tmp_path / "cov.npy")})[2]["cov"], np.eye(3))
-    with pytest.raises(ValueError, match="d = 4"):
-        train_arguments({"d": 4, "n": 1, "spectrum": str(tmp_path / "eig.npy")})
-
-
 def test_default_run_on_a_tiny_grid(tmp_path):
-    try:
-        import twolayer.simulations  # noqa: F401
-    except ImportError as exc:
-        pytest.skip(f"twolayer.simulations is not importable yet ({exc}); the default run needs it")
     spec = write(tmp_path, """
         [grid]
         rate = [0.5]
         data = ["gaussian", "mnist:/nonexistent/mnist"]
         [defaults]
-        d = 16
         steps = 20
         seed = 0
         """)
@@ -384,7 +388,7 @@ def test_default_run_on_a_tiny_grid(tmp_path):
     with ResultStore(db) as store:
         done, = store.rows(["status=done"])
         failed, = store.rows(["status=failed"])
-    assert done["metrics"]["n"] == 8 and done["metrics"]["steps"] == 20
+    assert done["metrics"]["n"] == 128 and done["metrics"]["steps"] == 20 and done["d"] == 256  # default d
     assert 0 < done["final_risk"] < 1 and done["predicted_risk"] > 0
     assert abs(done["relative_gap"]) < 1
     assert failed["error"].split(":")[0] in ("DatasetError", "ValueError", "FileNotFoundError")
@@ -395,6 +399,9 @@ def test_readme_and_example_spec_agree_with_the_code():
 
     root = Path(__file__).resolve().parent.parent
     readme = (root / "simulations" / "README.md").read_text()
+    from twolayer.config import markdown_table
+
+    assert markdown_table() in readme  # the key table is the option table, verbatim
     for key in KEYS:
         assert f"| `{key}` |" in readme, key
     example = load_spec(root / "simulations" / "example.toml")

@@ -1,7 +1,7 @@
 """Acceptance: a sweep killed with SIGKILL at random moments and resumed loses and
 duplicates nothing, and killing the parent alone leaves no worker behind.
 
-The sweep runs in a subprocess (``python -m twolayer.sweep run``, 2 spawn workers) with
+The sweep runs in a subprocess (``python -m twolayer sweep``, 2 spawn workers) with
 ``twolayer.sweep.fakes:slowish_fake``: 0.05 - 0.2 s per run, metrics fixed by the parameters
 (so an uninterrupted sweep gives the same numbers).
 """
@@ -39,7 +39,7 @@ GRID_SIZE = 24
 
 
 def launch(spec, db):
-    cmd = [sys.executable, "-m", "twolayer.sweep", "run", str(spec), "--out", str(db), "--workers", "2",
+    cmd = [sys.executable, "-m", "twolayer", "sweep", str(spec), "--out", str(db), "--workers", "2",
            "--run-fn", "twolayer.sweep.fakes:slowish_fake", "--no-progress"]
     return subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 

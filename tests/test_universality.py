@@ -107,7 +107,7 @@ def gaussian_npy(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def gaussian_record(gaussian_npy):
-    return data_experiment(f"npy:{gaussian_npy}", 0.5, steps=600, seed=0)
+    return data_experiment(f"npy:{gaussian_npy}", 0.5, steps=600, seed=0, record_spectrum=True)
 
 
 def test_data_experiment_record(gaussian_record):
@@ -189,13 +189,13 @@ def test_train_refits_the_same_least_squares_decoder(gaussian_npy):
 
 
 # ----------------------------------------------------------------------------- sweep and figure
-#: two data runs (same shapes in both tests, so the second one compiles nothing new).
+#: two data runs (same shapes in both tests, so the second one compiles nothing new); d from the data.
 TINY_SPEC = """
 [grid]
 rate = [0.25, 0.5]
 [defaults]
-d = 16
 data = "npy:{path}"
+record_spectrum = true
 test_fraction = 0.5
 steps = 30
 seed = 0
@@ -204,16 +204,13 @@ seed = 0
 
 def test_sweep_runs_data_experiments(gaussian_npy, tmp_path):
     from twolayer.sweep import ResultStore, loads_spec, run_sweep
-    from twolayer.sweep.train_run import data_arguments, default_run
+    from twolayer.sweep.train_run import default_run
 
-    data, rate, kw = data_arguments({"d": 16, "n": 4, "data": "digits", "whiten": "none", "steps": 5, "seed": 1})
-    assert (data, rate) == ("digits", None)
-    assert kw == {"d": 16, "n": 4, "whiten": None, "remove_item_mean": False, "steps": 5, "seed": 1}
-    assert data_arguments({"d": 16, "rate": 0.5, "data": "digits"})[1:] == (
-        0.5, {"d": 16, "whiten": None, "remove_item_mean": False})
-    for bad in ({"tol": 1e-3}, {"spectrum": "powerlaw:1"}, {"method": "population"}, {"parametrization": "tied"}):
-        with pytest.raises(ValueError, match="not used|must be 'samples'"):
-            data_arguments({"d": 16, "rate": 0.5, "data": "digits", **bad})
+    for bad, match in (({"tol": 1e-3}, "tol applies only"), ({"spectrum": "powerlaw:1"}, "spectrum applies only"),
+                       ({"method": "population"}, "method must be samples"),
+                       ({"parametrization": "tied"}, "trained untied")):
+        with pytest.raises(ValueError, match=match):
+            default_run({"rate": 0.5, "data": "digits", **bad})
     with pytest.raises(ValueError, match="d = 64"):
         default_run({"d": 64, "rate": 0.5, "data": f"npy:{gaussian_npy}", "steps": 5})
     spec = loads_spec(TINY_SPEC.format(path=gaussian_npy))

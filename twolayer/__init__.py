@@ -5,20 +5,22 @@ The public API (used by the CLI, the figure scripts and the tests alike):
 * :mod:`twolayer.theory` -- exact population risks, proportional-regime limits,
   minimizers and compression limits for Gaussian sources;
 * :mod:`twolayer.activations` -- Gaussian moments and kernels of activations;
+* :class:`RunConfig` and :func:`run` -- one run (train, compare with the theory), configured
+  by the one option table :data:`twolayer.config.OPTIONS`;
 * :mod:`twolayer.simulations` -- gradient descent at growing d, compared with the theory;
 * :mod:`twolayer.data` -- standard datasets and preprocessing.
 
-Importing twolayer enables 64-bit floats in JAX (theory is float64); the simulations
-choose float32 or float64 explicitly per run.
+Importing twolayer changes no global state: the theory runs in NumPy float64, and the
+JAX code chooses its precision per call (float32 or float64 under a scoped
+``jax.enable_x64``), so JAX's and matplotlib's settings stay as the user left them.
 """
 
-import jax
-
-jax.config.update("jax_enable_x64", True)
-
-from . import activations, theory  # noqa: E402
-from .activations import get_activation  # noqa: E402
-from .theory import (  # noqa: E402
+from . import activations, theory
+from ._version import __version__
+from .activations import get_activation
+from .config import RunConfig
+from .experiment import run
+from .theory import (
     min_risk,
     minimizer,
     optimal_allocation,
@@ -29,9 +31,9 @@ from .theory import (  # noqa: E402
     shannon_gap,
 )
 
-__version__ = "0.1.0"
-
 __all__ = [
+    "RunConfig",
+    "__version__",
     "activations",
     "get_activation",
     "min_risk",
@@ -41,6 +43,7 @@ __all__ = [
     "pca_risk",
     "population_risk",
     "rate_distortion",
+    "run",
     "shannon_gap",
     "theory",
 ]

@@ -42,7 +42,24 @@ MAX_QUADRATURE_NODES = 512
 
 @functools.lru_cache(maxsize=16)
 def hermite_rule(nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Hermite nodes and weights for E f(g), g ~ N(0, 1) (probabilists' rule)."""
+    """Gauss-Hermite nodes and weights for E f(g), g ~ N(0, 1) (probabilists' rule).
+
+    Parameters
+    ----------
+    nodes : int
+        Number of nodes N (the rule is exact for polynomials of degree < 2N).
+
+    Returns
+    -------
+    x, w : ndarray
+        Nodes and weights, with sum_k w_k f(x_k) ~ E f(g) (the weights sum to 1).
+
+    Examples
+    --------
+    >>> x, w = hermite_rule(8)
+    >>> round(float(w @ x**2), 6)  # E g^2
+    1.0
+    """
     from scipy.special import roots_hermitenorm  # stable for hundreds of nodes
 
     x, w = roots_hermitenorm(nodes)
@@ -50,7 +67,20 @@ def hermite_rule(nodes: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def nodes_for_scale(scale, xp=np) -> int:
-    """N = ceil(48 max(1, s_max)^2) for concrete NumPy scales, 48 under JAX (see module doc)."""
+    """N = ceil(48 max(1, s_max)^2) for concrete NumPy scales, 48 under JAX (see module doc).
+
+    Parameters
+    ----------
+    scale : float or array
+        Pre-activation scale(s) s; only max |s| matters.
+    xp : module, optional
+        Array namespace, ``numpy`` (default) or ``jax.numpy``.
+
+    Returns
+    -------
+    int
+        The number of quadrature nodes, at most :data:`MAX_QUADRATURE_NODES`.
+    """
     if xp is not np:
         return QUADRATURE_NODES
     s_max = float(np.max(np.abs(scale))) if np.size(scale) else 1.0
@@ -62,6 +92,15 @@ class Activation:
 
     Subclasses with closed forms override the moment methods; the defaults use
     Gauss-Hermite quadrature on :meth:`__call__`.
+
+    Attributes
+    ----------
+    name : str
+        Short name (``"sign"``, ``"relu"``, ...).
+    homogeneous : bool
+        True when sigma(s z) = s^k sigma(z) for s > 0.
+    method : str
+        ``"closed form"`` or ``"quadrature"``.
     """
 
     name: str = "activation"
@@ -72,6 +111,7 @@ class Activation:
     method: str = "quadrature"
 
     def __call__(self, z, xp=np):
+        """sigma(z) elementwise, with the functions of the namespace ``xp``."""
         raise NotImplementedError
 
     # -- one-dimensional moments -------------------------------------------------------
@@ -81,20 +121,77 @@ class Activation:
         return xp.sum(xp.asarray(w) * f_of_g(xp.asarray(x)), axis=-1)
 
     def mean(self, scale, xp=np):
+        """E sigma(s g), g ~ N(0, 1).
+
+        Parameters
+        ----------
+        scale : float or array
+            Pre-activation standard deviation(s) s >= 0.
+        xp : module, optional
+            Array namespace, ``numpy`` (default) or ``jax.numpy``.
+
+        Returns
+        -------
+        array
+            One value per scale.
+        """
         s = xp.asarray(scale)[..., None]
         return self._expect(lambda g: self(s * g, xp), xp, nodes_for_scale(scale, xp))
 
     def gauss_moment(self, scale, xp=np):
+        """E[g sigma(s g)], g ~ N(0, 1) (= s E sigma'(s g) by Stein's lemma).
+
+        Parameters
+        ----------
+        scale : float or array
+            Pre-activation standard deviation(s) s >= 0.
+        xp : module, optional
+            Array namespace, ``numpy`` (default) or ``jax.numpy``.
+
+        Returns
+        -------
+        array
+            One value per scale.
+        """
         s = xp.asarray(scale)[..., None]
         return self._expect(lambda g: g * self(s * g, xp), xp, nodes_for_scale(scale, xp))
 
     def second_moment(self, scale, xp=np):
+        """E sigma(s g)^2, g ~ N(0, 1).
+
+        Parameters
+        ----------
+        scale : float or array
+            Pre-activation standard deviation(s) s >= 0.
+        xp : module, optional
+            Array namespace, ``numpy`` (default) or ``jax.numpy``.
+
+        Returns
+        -------
+        array
+            One value per scale.
+        """
         s = xp.asarray(scale)[..., None]
         return self._expect(lambda g: self(s * g, xp) ** 2, xp, nodes_for_scale(scale, xp))
 
     # -- two-dimensional kernel ------------------------------------------------------
     def kernel(self, s1, s2, rho, xp=np):
-        """E[sigma(s1 g1) sigma(s2 (rho g1 + sqrt(1-rho^2) g2))] by a tensor Gauss-Hermite rule."""
+        """E[sigma(s1 g1) sigma(s2 (rho g1 + sqrt(1-rho^2) g2))] by a tensor Gauss-Hermite rule.
+
+        Parameters
+        ----------
+        s1, s2 : float or array
+            Standard deviations of the two pre-activations (broadcast together).
+        rho : float or array
+            Their correlation, in [-1, 1].
+        xp : module, optional
+            Array namespace, ``numpy`` (default) or ``jax.numpy``.
+
+        Returns
+        -------
+        array
+            E[sigma(z1) sigma(z2)], of the broadcast shape.
+        """
         s1, s2, rho = (xp.asarray(a) for a in (s1, s2, rho))
         comp = xp.sqrt(xp.clip(1.0 - rho**2, 0.0, None))
         nodes = max(nodes_for_scale(s1, xp), nodes_for_scale(s2, xp))
@@ -107,7 +204,20 @@ class Activation:
         return total
 
     def kernel_matrix(self, K, xp=np):
-        """E[sigma(z) sigma(z)^T] for z ~ N(0, K); diagonal handled separately (safe at rho=1)."""
+        """E[sigma(z) sigma(z)^T] for z ~ N(0, K); diagonal handled separately (safe at rho=1).
+
+        Parameters
+        ----------
+        K : array
+            n x n covariance of z (symmetric PSD).
+        xp : module, optional
+            Array namespace, ``numpy`` (default) or ``jax.numpy``.
+
+        Returns
+        -------
+        array
+            n x n matrix M, with M_ii = E sigma(z_i)^2.
+        """
         var = xp.diagonal(K)
         std = xp.sqrt(var)
         eye = xp.eye(K.shape[0], dtype=bool)
@@ -120,7 +230,20 @@ class Activation:
         return xp.where(eye, self.second_moment(std, xp)[:, None] * xp.ones_like(off), off)
 
     def code_coefficient(self, var, xp=np):
-        """E[z sigma(z)] / Var z for z ~ N(0, var): the regression slope of sigma(z) on z."""
+        """E[z sigma(z)] / Var z for z ~ N(0, var): the regression slope of sigma(z) on z.
+
+        Parameters
+        ----------
+        var : array
+            Variance(s) of z, > 0.
+        xp : module, optional
+            Array namespace, ``numpy`` (default) or ``jax.numpy``.
+
+        Returns
+        -------
+        array
+            One slope per variance.
+        """
         std = xp.sqrt(var)
         return self.gauss_moment(std, xp) / std
 
@@ -129,6 +252,21 @@ class Activation:
 
         The part of sigma(s g) not explained linearly by g (minus its mean), relative to
         the linear part; c = pi/2 - 1 for sign, 1 - 2/pi for relu, 0 for linear.
+
+        Parameters
+        ----------
+        scale : float, optional
+            Pre-activation scale s (default 1.0).
+
+        Returns
+        -------
+        float
+            c(s) >= 0.
+
+        Examples
+        --------
+        >>> round(get_activation("relu").linearised_constant(), 6)  # 1 - 2/pi
+        0.36338
         """
         s = np.float64(scale)
         lin = float(self.gauss_moment(s)) ** 2
@@ -139,7 +277,20 @@ class Activation:
 
 
 class Sign(Activation):
-    """sigma(z) = sign(z): one bit per neuron. Kernel (2/pi) arcsin(rho), diagonal 1."""
+    """sigma(z) = sign(z): one bit per neuron. Kernel (2/pi) arcsin(rho), diagonal 1.
+
+    References
+    ----------
+    .. [1] W. F. Sheppard, "On the application of the theory of error to cases of normal
+       distribution and normal correlation", Phil. Trans. R. Soc. A 192 (1899).
+    .. [2] J. H. Van Vleck and D. Middleton, "The spectrum of clipped noise", Proc. IEEE 54
+       (1966) (the arcsine law of a 1943 report by Van Vleck).
+
+    Examples
+    --------
+    >>> round(float(Sign().kernel(1.0, 1.0, 0.5)), 6)  # (2/pi) arcsin(1/2) = 1/3
+    0.333333
+    """
 
     name, homogeneous, method = "sign", True, "closed form"
 
@@ -160,7 +311,13 @@ class Sign(Activation):
 
 
 class ReLU(Activation):
-    """sigma(z) = max(z, 0). First-order arc-cosine kernel; E[g relu(s g)] = s/2."""
+    """sigma(z) = max(z, 0). First-order arc-cosine kernel; E[g relu(s g)] = s/2.
+
+    References
+    ----------
+    .. [1] Y. Cho and L. K. Saul, "Kernel methods for deep learning", Advances in Neural
+       Information Processing Systems 22 (2009).
+    """
 
     name, homogeneous, method = "relu", True, "closed form"
 
@@ -187,6 +344,23 @@ def arccos_shape(rho, xp=np):
     adds -rho/sqrt(1 - rho^2) and +rho/sqrt(1 - rho^2): inf - inf = NaN at rho = +-1, which
     is where a relu encoder with antipodal rows (b, -b) sits. Under JAX the derivative is
     therefore supplied in closed form (``jax.custom_jvp``).
+
+    Parameters
+    ----------
+    rho : array
+        Correlations in [-1, 1].
+    xp : module, optional
+        Array namespace, ``numpy`` (default) or ``jax.numpy``.
+
+    Returns
+    -------
+    array
+        J(rho), elementwise.
+
+    Examples
+    --------
+    >>> round(float(arccos_shape(1.0)), 6)  # J(1) = pi
+    3.141593
     """
     if xp is np:
         return np.sqrt(1.0 - rho**2) + (np.pi - np.arccos(rho)) * rho
@@ -211,7 +385,13 @@ def _arccos_shape_jax():
 
 
 class Erf(Activation):
-    """sigma(z) = erf(z). E[g erf(s g)] = 2 s / sqrt(pi (1 + 2 s^2)); arcsin kernel."""
+    """sigma(z) = erf(z). E[g erf(s g)] = 2 s / sqrt(pi (1 + 2 s^2)); arcsin kernel.
+
+    References
+    ----------
+    .. [1] C. K. I. Williams, "Computing with infinite networks", Advances in Neural
+       Information Processing Systems 9 (1997).
+    """
 
     name, homogeneous, method = "erf", False, "closed form"
 
@@ -275,6 +455,13 @@ class Custom(Activation):
 
     The callable must accept arrays of the namespace in use (NumPy for the float64
     theory; ``jax.numpy`` arrays for the differentiable risk and the simulations).
+
+    Parameters
+    ----------
+    fn : callable
+        sigma, applied elementwise to an array.
+    name : str, optional
+        Display name (default: ``fn.__name__``, else ``"custom"``).
     """
 
     def __init__(self, fn: Callable, name: str | None = None):
@@ -289,7 +476,31 @@ ACTIVATIONS = {cls.name: cls for cls in (Sign, ReLU, Erf, Tanh, Linear)}
 
 
 def get_activation(spec) -> Activation:
-    """Resolve ``"sign" | "relu" | "erf" | "tanh" | "linear"``, an :class:`Activation`, or a callable."""
+    """Resolve ``"sign" | "relu" | "erf" | "tanh" | "linear"``, an :class:`Activation`, or a callable.
+
+    Parameters
+    ----------
+    spec : str, Activation or callable
+        A name (case and surrounding spaces ignored), an instance (returned as is), or a
+        callable (wrapped in :class:`Custom`).
+
+    Returns
+    -------
+    Activation
+        A new instance for a name or callable, ``spec`` itself for an instance.
+
+    Raises
+    ------
+    ValueError
+        If ``spec`` is an unknown name or neither a string, an Activation nor a callable.
+
+    Examples
+    --------
+    >>> get_activation(" Sign ")
+    <activation sign (closed form)>
+    >>> get_activation("tanh").method
+    'quadrature'
+    """
     if isinstance(spec, Activation):
         return spec
     if isinstance(spec, str):

@@ -1,10 +1,14 @@
-"""The ``twolayer`` command line: one thin layer over the public API.
+"""The ``twolayer`` command line: one thin layer over the public API, and the only place that prints.
 
     twolayer theory --activation sign --rate 0.25 0.5 1 2 [--spectrum FILE.npy] [--json]
     twolayer train  --d 256 --rate 0.5 --activation sign --method population [--json]
+    twolayer sweep SPEC.toml --out RESULTS.sqlite      twolayer results RESULTS.sqlite
+    twolayer figure NAME                                twolayer reproduce [--quick]
 
-Every error (bad input, missing file, divergence) becomes one line on stderr and exit
-status 2 (1 for a failed run), never a traceback.
+The options of ``train`` (and the matching ones of ``theory``) are generated from the one
+option table :data:`twolayer.config.OPTIONS`, the table the sweep specs and the Python API
+read too. Every error (bad input, missing file, divergence) becomes one line on stderr and
+exit status 2 (1 for a failed run), never a traceback.
 """
 
 from __future__ import annotations
@@ -16,9 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-from .activations import ACTIVATIONS
+from . import config as run_options
+from ._version import __version__
 
 
 class CommandLineError(Exception):
@@ -30,64 +33,20 @@ class _Parser(argparse.ArgumentParser):
         raise CommandLineError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
-def _activation_arg(value: str) -> str:
-    if value.lower() not in ACTIVATIONS:
-        raise argparse.ArgumentTypeError(
-            f"unknown activation {value!r}; choose from {', '.join(ACTIVATIONS)}"
-        )
-    return value.lower()
-
-
-def _positive_float(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value!r}") from None
-    if not math.isfinite(x) or x <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {value!r}")
-    return x
-
-
 def _int_at_least(minimum: int):
     """argparse type: an integer >= ``minimum``."""
+    kind = run_options.Integer(minimum)
 
     def parse(value: str) -> int:
         try:
-            x = int(value)
-        except ValueError:
-            x = None
-        if x is None or x < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value!r}")
-        return x
+            return kind.from_text(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
     return parse
 
 
 _positive_int = _int_at_least(1)
-_nonnegative_int = _int_at_least(0)
-
-
-def load_spectrum(path: str) -> np.ndarray:
-    """Eigenvalues from a .npy file: a 1-D vector of eigenvalues or a 2-D covariance matrix."""
-    file = Path(path)
-    if not file.is_file():
-        raise ValueError(f"spectrum file {path!r} not found (expected a .npy file of eigenvalues or a covariance)")
-    try:
-        arr = np.load(file, allow_pickle=False)
-    except Exception as exc:  # numpy raises several types for a bad file
-        raise ValueError(f"could not read {path!r} as a .npy array ({exc}); save one with numpy.save") from None
-    if arr.ndim == 2 and arr.shape[0] == arr.shape[1]:
-        from ._validation import as_covariance
-
-        return np.linalg.eigvalsh(as_covariance(arr, name=f"covariance in {path}"))[::-1].clip(0.0)
-    if arr.ndim != 1:
-        raise ValueError(
-            f"{path!r} holds an array of shape {arr.shape}; expected a 1-D vector of eigenvalues "
-            "or a square covariance matrix"
-        )
-    from ._validation import as_spectrum
-
-    return as_spectrum(arr, name=f"spectrum in {path}")
 
 
 # ----------------------------------------------------------------------------- theory
@@ -124,28 +83,39 @@ def theory_records(rates, activation: str, spectrum=None, kappa: float | None = 
     return records
 
 
-def _data_arguments(p: argparse.ArgumentParser) -> None:
-    """Options shared by every command that reads a data set."""
-    p.add_argument("--remove-item-mean", action="store_true", help="subtract each item's own mean (image DC)")
-    p.add_argument("--contrast-normalize", action="store_true", help="divide each item by its own std")
-    p.add_argument("--whiten", choices=["none", "pca", "zca"], default="none")
-    p.add_argument("--test-fraction", type=float, default=0.2, help="held-out fraction (default 0.2)")
-    p.add_argument("--max-items", type=_positive_int, default=None, help="use at most this many items")
+#: the run options ``twolayer theory`` takes from the option table (``--rate`` takes several rates).
+THEORY_OPTIONS = ("rate", "d", "data", "spectrum", "activation", "remove_item_mean", "contrast_normalize", "whiten",
+                  "test_fraction", "max_items", "seed")
+DEFAULT_THEORY_RATES = [0.25, 0.5, 1.0, 2.0]
 
 
-def prepare_data(args):
-    """(Dataset, Split) for ``args.data`` with the preprocessing options of :func:`_data_arguments`."""
+def _theory_source(args):
+    """(description, spectrum or None, kappa or None, data info or None) for ``twolayer theory``."""
+    from .spectra import eigenvalues
+
+    given = run_options.from_arguments(args, THEORY_OPTIONS)
+    given["rate"] = args.rate[0]
+    if "d" in given and "data" not in given and "spectrum" not in given:
+        given.pop("d")  # the isotropic limit does not depend on d
+    cfg = run_options.RunConfig.from_dict(given, "twolayer theory")  # the option rules of train
+    if not cfg.is_data:
+        if cfg.spectrum is None:
+            return "isotropic Gaussian", None, None, None
+        spectrum = eigenvalues(cfg.spectrum, args.d)
+        return f"Gaussian, spectrum {cfg.spectrum} (d = {spectrum.size})", spectrum, None, None
     from .data import prepare
+    from .theory.scale_mixture import estimate_kappa
 
-    return prepare(
-        args.data,
-        seed=args.seed,
-        max_items=args.max_items,
-        remove_item_mean=args.remove_item_mean,
-        contrast_normalize=args.contrast_normalize,
-        whiten=None if args.whiten == "none" else args.whiten,
-        test_fraction=args.test_fraction,
-    )
+    dataset, split = prepare(cfg.data, seed=cfg.seed, max_items=cfg.max_items, remove_item_mean=cfg.remove_item_mean,
+                             contrast_normalize=cfg.contrast_normalize,
+                             whiten=None if cfg.whiten == "none" else cfg.whiten, test_fraction=cfg.test_fraction)
+    if cfg.d is not None and cfg.d != split.train.shape[1]:
+        raise ValueError(f"data {cfg.data!r} has dimension {split.train.shape[1]} but --d is {cfg.d}")
+    kappa = float(estimate_kappa(split.train))
+    info = {"dataset": cfg.data, "n_train": int(split.train.shape[0]), "preprocessing": split.info}
+    description = (f"Gaussian with the training covariance of {dataset.name} (d = {split.spectrum.size}, "
+                   f"{split.train.shape[0]} training items), kappa = {kappa:.4f}")
+    return description, split.spectrum, kappa, info
 
 
 def _format_table(records: list[dict], columns: list[tuple[str, str, str]]) -> str:
@@ -160,31 +130,14 @@ def _format_table(records: list[dict], columns: list[tuple[str, str, str]]) -> s
 
 
 def _cmd_theory(args) -> int:
-    if args.spectrum and args.data:
-        raise CommandLineError("twolayer theory: give --spectrum or --data, not both")
-    spectrum, kappa = (load_spectrum(args.spectrum) if args.spectrum else None), None
-    if args.data:
-        from .theory.scale_mixture import estimate_kappa
-
-        dataset, split = prepare_data(args)
-        spectrum, kappa = split.spectrum, float(estimate_kappa(split.train))
-    records = theory_records(args.rate, args.activation, spectrum, kappa)
+    source, spectrum, kappa, info = _theory_source(args)
+    records = theory_records(args.rate, args.activation or "sign", spectrum, kappa)
     if args.json:
-        if args.data:
-            for rec in records:
-                rec.update(dataset=args.data, n_train=int(split.train.shape[0]), preprocessing=split.info)
+        for rec in records:
+            rec.update(info or {})
         print(json.dumps(records, indent=2))
         return 0
-    if args.data:
-        source = (
-            f"Gaussian with the training covariance of {dataset.name} (d = {spectrum.size}, "
-            f"{split.train.shape[0]} training items), kappa = {kappa:.4f}"
-        )
-    elif spectrum is not None:
-        source = f"Gaussian, spectrum of {args.spectrum} (d = {spectrum.size})"
-    else:
-        source = "isotropic Gaussian"
-    print(f"Two-layer {args.activation} autoencoder, {source}; risk = E|x - x_hat|^2 / E|x|^2")
+    print(f"Two-layer {records[0]['activation']} autoencoder, {source}; risk = E|x - x_hat|^2 / E|x|^2")
     print(
         _format_table(
             records,
@@ -199,111 +152,96 @@ def _cmd_theory(args) -> int:
         )
     )
     print(f"min risk status: {records[0]['status']}  (theory/README.md says what each status means)")
-    if args.activation != "sign":
+    if records[0]["activation"] != "sign":
         print("Shannon's D(r) assumes r bits per dimension; only sign codes are 1 bit per neuron, so no gap is shown.")
     return 0
 
 
 # ----------------------------------------------------------------------------- train
-def _train_on_data(args) -> dict:
-    """``twolayer train --data SPEC``: train on the real samples, held-out risk and controls."""
-    from .universality import data_experiment
-
-    refused = [flag for flag, bad in (("--spectrum", args.spectrum), ("--tol", args.tol),
-                                      ("--method population", args.method == "population"),
-                                      ("--parametrization", args.parametrization not in (None, "untied")))
-               if bad]
-    if refused:
-        raise CommandLineError(
-            f"twolayer train: {', '.join(refused)} cannot be used with --data {args.data} "
-            "(a data set is trained with --method samples, untied)"
-        )
-    return data_experiment(
-        args.data, args.rate, n=args.n, d=args.d, activation=args.activation, steps=args.steps,
-        seed=args.seed, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-        schedule=args.schedule, init=args.init, dtype=args.dtype,
-        remove_item_mean=args.remove_item_mean, contrast_normalize=args.contrast_normalize,
-        whiten=None if args.whiten == "none" else args.whiten, test_fraction=args.test_fraction,
-        max_items=args.max_items, progress=not args.json,
-    )
+#: what ``twolayer train`` prints (key, format) after the header line.
+GAUSSIAN_KEYS = [("final_risk", ".6f"), ("predicted_risk", ".6f"), ("relative_gap", ".3%"),
+                 ("frame_spectrum_error", ".4f"), ("polar_alignment", ".4f"), ("decoder_distance", ".3g"),
+                 ("final_risk_trained_decoder", ".6f"), ("steps", "d"), ("seconds", ".2f"), ("saved_params", "s")]
+DATA_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("train_risk", ".6f"), ("predicted_risk", ".6f"),
+             ("kappa", ".4f"), ("predicted_risk_mixture", ".6f"), ("gaussian_twin_risk", ".6f"),
+             ("theory_encoder_risk", ".6f"), ("steps", "d"), ("seconds", ".1f"), ("saved_params", "s")]
 
 
 def _cmd_train(args) -> int:
-    from . import simulations
+    from .experiment import run
 
-    if args.rate is None and args.n is None:
+    given = run_options.from_arguments(args)
+    if "rate" not in given and "n" not in given:
         raise CommandLineError("twolayer train: give --rate or --n")
-    if args.data != "gaussian":
-        record = _train_on_data(args)
-        keys = [("final_risk", ".6f"), ("predicted_risk", ".6f"), ("kappa", ".4f"), ("predicted_risk_mixture", ".6f"),
-                ("gaussian_twin_risk", ".6f"), ("theory_encoder_risk", ".6f"), ("steps", "d"), ("seconds", ".1f")]
-        return _print_record(args, record, keys, f"held-out risk on {record['n_test']} test items")
-    args.d = 256 if args.d is None else args.d
-    args.method = args.method or "population"
-    n = args.n if args.n is not None else max(1, int(round(args.rate * args.d)))
-    if args.n is None and not math.isclose(n / args.d, args.rate, rel_tol=1e-9):
-        print(f"note: n = round(rate * d) = {n}, so r = n/d = {n / args.d:.6g}", file=sys.stderr)
-    spectrum = load_spectrum(args.spectrum) if args.spectrum else None
-    if spectrum is not None and spectrum.size != args.d:
-        raise ValueError(f"--spectrum has {spectrum.size} eigenvalues but --d is {args.d}; they must match")
-    result = simulations.train(
-        args.d,
-        n,
-        activation=args.activation,
-        method=args.method,
-        spectrum=spectrum,
-        steps=args.steps,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        schedule=args.schedule,
-        batch_size=args.batch_size,
-        tol=args.tol,
-        parametrization=args.parametrization,
-        init=args.init,
-        seed=args.seed,
-        dtype=args.dtype,
-        progress=not args.json,
-    )
-    keys = [
-        ("final_risk", ".6f"),
-        ("predicted_risk", ".6f"),
-        ("relative_gap", ".3%"),
-        ("frame_spectrum_error", ".4f"),
-        ("polar_alignment", ".4f"),
-        ("decoder_distance", ".3g"),
-        ("steps", "d"),
-        ("seconds", ".2f"),
-    ]
-    return _print_record(args, result.as_record(), keys, "exact population risk")
-
-
-def _print_record(args, record: dict, keys, what: str) -> int:
+    cfg = run_options.RunConfig.from_dict(given, "twolayer train")
+    if cfg.d is not None and cfg.rate is not None and not math.isclose(cfg.code_size() / cfg.d, cfg.rate, rel_tol=1e-9):
+        print(f"note: n = round(rate * d) = {cfg.code_size()}, so r = n/d = {cfg.code_size() / cfg.d:.6g}",
+              file=sys.stderr)
+    record = run(cfg, progress=not args.json)
     if args.json:
         print(json.dumps(record, indent=2, default=float))
         return 0
-    source = record.get("dataset", "gaussian")
+    if cfg.is_data:
+        what, keys = f"held-out risk on {record['n_test']} test items", DATA_KEYS
+    else:
+        what, keys = "exact population risk", GAUSSIAN_KEYS
     print(
-        f"{record['activation']} autoencoder on {source}, d = {record['d']}, n = {record['n']} "
-        f"(r = {record['rate']:.4g}), method = {record['method']}; risk = {what}"
+        f"{record['activation']} autoencoder on {record.get('dataset', cfg.data)}, d = {record['d']}, "
+        f"n = {record['n']} (r = {record['rate']:.4g}), method = {record['method']}; risk = {what}"
     )
     for key, spec in keys:
         if record.get(key) is not None:
-            print(f"  {key:<24} {format(record[key], spec)}")
+            print(f"  {key:<28} {format(record[key], spec)}")
     return 0
 
 
 # ----------------------------------------------------------------------------- sweeps and figures
 def _cmd_sweep(args) -> int:
-    from .sweep import sweep_main
+    from .sweep import ResultStore, load_spec, resolve_run_fn, run_key, run_sweep
+    from .sweep.executors import check_executor_args
 
-    return sweep_main(args.spec, args.out, workers=args.workers, executor=args.executor,
-                      scheduler=args.scheduler, progress=True, retry_failed=not args.skip_failed)
+    spec = load_spec(args.spec)
+    run_fn = resolve_run_fn(args.run_fn)
+    check_executor_args(args.executor, args.workers, args.scheduler)
+    with ResultStore(args.out) as store:
+        try:
+            report = run_sweep(spec, store, run_fn=run_fn, executor=args.executor, workers=args.workers,
+                               scheduler=args.scheduler, progress=not args.no_progress,
+                               retry_failed=not args.skip_failed, log=print)
+        except KeyboardInterrupt:
+            statuses = store.statuses()
+            done = sum(statuses.get(run_key(p)) == "done" for p in spec.runs)
+            print(f"interrupted: {done} of {len(spec.runs)} runs done in {args.out}; "
+                  "run the same command again to finish the sweep", file=sys.stderr)
+            return 130
+        statuses = [store.statuses().get(run_key(p)) for p in spec.runs]
+    done, failed = statuses.count("done"), statuses.count("failed")
+    if report.submitted:
+        print(f"ran {report.submitted} runs in {report.seconds:.1f} s ({report.done} done, {report.failed} failed); "
+              f"{args.out} holds {done} of {len(spec.runs)} runs of this sweep done"
+              + (f", {failed} failed (see: twolayer results {args.out} --where status=failed)" if failed else ""))
+    return 0 if done == len(spec.runs) else 1
 
 
 def _cmd_results(args) -> int:
-    from .sweep import results_main
+    from .sweep import ResultStore, format_rows, write_csv
 
-    return results_main(args.db, csv=args.csv, where=args.where)
+    filters = args.where or []
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+    with ResultStore(args.db, create=False) as store:
+        rows = store.rows(filters)
+        total = store.count()
+    if args.csv is not None:
+        n, m = write_csv(rows, args.csv, columns=columns)
+        if args.csv != "-":
+            print(f"wrote {n} rows x {m} columns to {args.csv}")
+        return 0
+    done = sum(r["status"] == "done" for r in rows)
+    matched = f"{len(rows)} of {total} runs match {' and '.join(filters)}" if filters else f"{total} runs"
+    print(f"{args.db}: {matched} ({done} done, {len(rows) - done} failed)")
+    if rows:
+        print(format_rows(rows, columns=columns))
+    return 0
 
 
 def _figure_names():
@@ -375,74 +313,62 @@ def build_parser() -> argparse.ArgumentParser:
         prog="twolayer",
         description="Theory-validation simulator for two-layer autoencoders x_hat = A sigma(B x).",
     )
+    parser.add_argument("--version", action="version", version=f"twolayer {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
     sub.required = True
 
-    p = sub.add_parser("theory", help="proportional-limit risks, Shannon's limit and PCA at given rates")
-    p.add_argument("--activation", type=_activation_arg, default="sign", help="sign (default), relu, erf, tanh, linear")
-    p.add_argument("--rate", type=_positive_float, nargs="+", default=[0.25, 0.5, 1.0, 2.0], help="rates r = n/d")
-    p.add_argument("--spectrum", metavar="FILE.npy", help="eigenvalues (1-D) or covariance (2-D) of the source")
-    p.add_argument("--data", metavar="SPEC", help="predict from a data set's training covariance (digits, patches:16, ...)")
-    _data_arguments(p)
-    p.add_argument("--seed", type=_nonnegative_int, default=0, help="seed of the data split / patch sampler")
-    p.add_argument("--json", action="store_true", help="print a JSON list of records")
+    p = sub.add_parser("theory", help="proportional-limit risks, Shannon's limit and PCA at given rates",
+                       description="Proportional-limit risks, Shannon's limit and PCA at given rates, for the "
+                                   "isotropic Gaussian, a spectrum, or a data set's training covariance.")
+    run_options.add_arguments(p, THEORY_OPTIONS, overrides={"rate": {
+        "nargs": "+", "default": DEFAULT_THEORY_RATES,
+        "help": f"rates r = n/d (default: {' '.join(f'{r:g}' for r in DEFAULT_THEORY_RATES)})"},
+        "d": {"help": "input dimension, for --spectrum powerlaw:ALPHA (default: the spectrum's or data's own)"}})
+    p.add_argument("--json", action="store_true", help="print a JSON list of records (default: a table)")
     p.set_defaults(func=_cmd_theory)
 
-    p = sub.add_parser("train", help="gradient descent at one size, compared with the theory")
-    p.add_argument("--d", type=_positive_int, default=None,
-                   help="input dimension (default 256 for gaussian; a data set's own dimension otherwise)")
-    size = p.add_mutually_exclusive_group()
-    size.add_argument("--rate", type=_positive_float, help="rate r = n/d")
-    size.add_argument("--n", type=_positive_int, help="code size n (instead of --rate)")
-    p.add_argument("--activation", type=_activation_arg, default="sign")
-    p.add_argument("--data", default="gaussian", metavar="SPEC",
-                   help="gaussian (default), digits, patches:P, lfw, mnist:PATH, npy:PATH, ... (see README)")
-    p.add_argument("--method", choices=["population", "samples"], default=None,
-                   help="default: population for gaussian, samples for a data set")
-    p.add_argument("--parametrization", choices=["optimal-decoder", "untied", "tied"], default=None,
-                   help="default: optimal-decoder for population, untied for samples")
-    p.add_argument("--optimizer", choices=["adam", "sgd", "momentum"], default=None,
-                   help="default: sgd (plain gradient descent) for population, adam for samples")
-    p.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: per method and optimizer)")
-    p.add_argument("--schedule", choices=["constant", "cosine", "exponential"], default=None,
-                   help="default: constant for population, cosine for samples")
-    p.add_argument("--steps", type=_positive_int, default=2000)
-    p.add_argument("--batch-size", type=_positive_int, default=256)
-    p.add_argument("--tol", type=_positive_float, default=None, help="stop when the relative improvement falls below")
-    p.add_argument("--init", choices=["gaussian", "orthogonal"], default="gaussian")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("--seed", type=_nonnegative_int, default=0)
-    p.add_argument("--spectrum", metavar="FILE.npy", help="eigenvalues (1-D) or covariance (2-D) of the source")
-    _data_arguments(p)
-    p.add_argument("--json", action="store_true", help="print one JSON record, no progress bar")
+    p = sub.add_parser("train", help="gradient descent at one size, compared with the theory",
+                       description="Train x_hat = A sigma(B x) at one size and compare with the theory. Every option "
+                                   "is also a sweep spec key and a RunConfig field of the same name.")
+    run_options.add_arguments(p)
+    p.add_argument("--json", action="store_true", help="print one JSON record, no progress bar (default: a summary)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("sweep", help="run a grid of train runs from a TOML spec into an SQLite store (resumable)")
-    p.add_argument("spec", metavar="SPEC.toml")
-    p.add_argument("--out", required=True, metavar="RESULTS.sqlite")
+    p.add_argument("spec", metavar="SPEC.toml", help="the sweep spec (keys: the options of 'twolayer train')")
+    p.add_argument("--out", required=True, metavar="RESULTS.sqlite", help="results database (created if missing)")
     p.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")
-    p.add_argument("--executor", choices=["local", "dask"], default="local")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (with --executor dask)")
-    p.add_argument("--skip-failed", action="store_true", help="do not retry runs recorded as failed")
+    p.add_argument("--executor", choices=["local", "dask"], default="local", help="where runs execute (default: local)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, with --executor dask "
+                                                          "(default: a new local cluster)")
+    p.add_argument("--skip-failed", action="store_true", help="do not retry runs recorded as failed (default: retry)")
+    p.add_argument("--run-fn", metavar="MODULE:FUNCTION", default=None,
+                   help="run function params -> metrics (default: twolayer.sweep.train_run:default_run)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (default: a bar on stderr)")
     p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("results", help="print or export the rows of a results store")
     p.add_argument("db", metavar="RESULTS.sqlite")
-    p.add_argument("--csv", metavar="FILE", help="write every row and metric to FILE ('-' for stdout)")
-    p.add_argument("--where", action="append", metavar="COL=VAL", help="filter (repeatable, ANDed; also <, >, !=)")
+    p.add_argument("--columns", metavar="COL,COL,...",
+                   help="show these columns: options, record fields (final_risk, kappa, ...) or bookkeeping "
+                        "(status, seconds, ...) (default: the options that vary and the main metrics)")
+    p.add_argument("--csv", metavar="FILE", help="write the rows to FILE ('-' for stdout) (default: print a table)")
+    p.add_argument("--where", action="append", metavar="COL=VAL",
+                   help="filter (repeatable, ANDed; also <, >, !=) (default: every row)")
     p.set_defaults(func=_cmd_results)
 
     p = sub.add_parser("figure", help="build one reproduce-figure (PNG, PDF and the CSV of its numbers)")
     p.add_argument("name", metavar="NAME", help="risk-vs-rate, finite-size, features, anisotropic, universality")
-    p.add_argument("--out", default="figures", help="output folder (default figures/)")
-    p.add_argument("--quick", action="store_true", help="small sizes (seconds to a minute)")
-    p.add_argument("--workers", type=_positive_int, default=None)
+    p.add_argument("--out", default="figures", help="output folder (default: figures)")
+    p.add_argument("--quick", action="store_true", help="small sizes, seconds to a minute (default: full size)")
+    p.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")
     p.set_defaults(func=_cmd_figure)
 
     p = sub.add_parser("reproduce", help="the main job: every figure and a table of theory against simulation")
-    p.add_argument("--out", default="figures", help="output folder (default figures/)")
-    p.add_argument("--quick", action="store_true", help="at most ~3 minutes on two cores, embedded data only")
-    p.add_argument("--workers", type=_positive_int, default=None)
+    p.add_argument("--out", default="figures", help="output folder (default: figures)")
+    p.add_argument("--quick", action="store_true",
+                   help="small sizes, embedded data only: about 30 s on two cores (default: full size, ~8 minutes)")
+    p.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")
     p.set_defaults(func=_cmd_reproduce)
     return parser
 

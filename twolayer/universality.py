@@ -117,6 +117,7 @@ def data_experiment(
     progress: bool = False,
     dtype: str = "float32",
     d: int | None = None,
+    record_spectrum: bool = False,
 ) -> dict:
     r"""Train x_hat = A sigma(B x) on the data set ``data`` at rate r; held-out risk, Gaussian theory, controls.
 
@@ -129,12 +130,21 @@ def data_experiment(
     ``dtype`` (None: :func:`~twolayer.simulations.train`'s defaults for method "samples": Adam,
     cosine decay); the theory encoder runs ``theory_steps`` (None: ``steps``) of population
     gradient descent with train's population defaults. See the module docstring for every
-    quantity. Returns a flat JSON-serialisable dict (``spectrum``: the training covariance's
-    eigenvalues, for plotting the prediction against the rate). ``controls=False`` skips the
+    quantity. Returns a flat JSON-serialisable dict. ``controls=False`` skips the
     twin and the theory encoder (their fields are None). ``d``, when given, is the dimension
     the caller expects (a sweep run's ``d``): a data set of another dimension raises
-    ``ValueError`` before any training.
+    ``ValueError`` before any training. ``record_spectrum`` adds ``spectrum``, the training
+    covariance's eigenvalues (d numbers), to the record.
     """
+    record, _ = _data_experiment(**locals())
+    return record
+
+
+def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, remove_item_mean, contrast_normalize,
+                     whiten, test_fraction, max_items, batch_size, lr, optimizer, schedule, init, controls, progress,
+                     dtype, d, record_spectrum):
+    """:func:`data_experiment`, returning ``(record, TrainResult of the sample-trained encoder)``."""
+    from .config import code_size
     from .data import prepare
     from .data.specs import parse_spec
     from .simulations import train
@@ -156,9 +166,7 @@ def data_experiment(
     n_train, d = Xtr.shape
     n_test = Xte.shape[0]
     if n is None:
-        n = int(round(rate * d))
-        if n < 1:
-            raise ValueError(f"rate = {rate:g} with d = {d} gives n = round(rate * d) = 0")
+        n = code_size(rate, d)
     else:
         n, rate = int(n), n / d
     seconds = {"seconds_load": time.perf_counter() - t_start}
@@ -236,8 +244,9 @@ def data_experiment(
 
     record.update({k: float(v) for k, v in seconds.items()})
     record["seconds"] = time.perf_counter() - t_start
-    record["spectrum"] = [float(v) for v in split.spectrum]
-    return {k: _plain(v) for k, v in record.items()}
+    if record_spectrum:
+        record["spectrum"] = [float(v) for v in split.spectrum]
+    return {k: _plain(v) for k, v in record.items()}, real
 
 
 def _plain(value):

@@ -22,7 +22,17 @@ PATCH_IMAGES = (
 
 
 def load_digits_array():
-    """scikit-learn's handwritten digits as ``(X 1797 x 64 float64, (8, 8), source)``."""
+    """scikit-learn's handwritten digits as ``(X 1797 x 64 float64, (8, 8), source)``.
+
+    Returns
+    -------
+    X : ndarray
+        1797 x 64 float64 raw pixel values in 0..16.
+    item_shape : tuple
+        ``(8, 8)``.
+    source : str
+        Where the data came from.
+    """
     from sklearn.datasets import load_digits
 
     X = np.asarray(load_digits().data, dtype=np.float64)
@@ -30,7 +40,17 @@ def load_digits_array():
 
 
 def load_lfw_array():
-    """scikit-image's lfw_subset as ``(X 200 x 625 float64, (25, 25), source)``."""
+    """scikit-image's lfw_subset as ``(X 200 x 625 float64, (25, 25), source)``.
+
+    Returns
+    -------
+    X : ndarray
+        200 x 625 float64 values in [0, 1].
+    item_shape : tuple
+        ``(25, 25)``.
+    source : str
+        Where the data came from.
+    """
     from skimage import data
 
     faces = np.asarray(data.lfw_subset(), dtype=np.float64)
@@ -43,6 +63,12 @@ def gray_photographs() -> tuple:
 
     Gray uint8 images are divided by 255; colour ones go through skimage.color.rgb2gray
     (0.2125 R + 0.7154 G + 0.0721 B on values scaled to [0, 1]).
+
+    Returns
+    -------
+    tuple of ndarray
+        One read-only 2-D float64 image per name in :data:`PATCH_IMAGES`, in that order
+        (cached: the same arrays on every call).
     """
     from skimage import color, data
 
@@ -67,6 +93,25 @@ def sample_patches(size: int, count: int, *, seed: int = 0) -> np.ndarray:
     at top-left corner ``(floor(U[i,1] (H-P+1)), floor(U[i,2] (W-P+1)))``, i.e. uniform over
     the positions of that photograph. Same seed, same patches; and the first ``k`` patches
     of a larger draw are the ``k`` patches of a smaller one (prefix stable).
+
+    Parameters
+    ----------
+    size : int
+        Patch side P in pixels, between 1 and the short side of the smallest photograph.
+    count : int
+        Number of patches.
+    seed : int, optional
+        Seed of ``numpy.random.default_rng`` (default 0).
+
+    Returns
+    -------
+    ndarray
+        ``count`` x ``size**2`` float64 array, values in [0, 1].
+
+    Raises
+    ------
+    DatasetError
+        If ``size`` is out of range (a ``ValueError``).
     """
     images = gray_photographs()
     smallest = min(min(img.shape) for img in images)
@@ -92,7 +137,31 @@ def sample_patches(size: int, count: int, *, seed: int = 0) -> np.ndarray:
 
 
 def load_patches_array(size: int, count: int, *, seed: int = 0):
-    """``(X count x size**2, (size, size), source)`` from :func:`sample_patches`."""
+    """``(X count x size**2, (size, size), source)`` from :func:`sample_patches`.
+
+    Parameters
+    ----------
+    size : int
+        Patch side P in pixels.
+    count : int
+        Number of patches.
+    seed : int, optional
+        Seed of the patch sampler (default 0).
+
+    Returns
+    -------
+    X : ndarray
+        ``count`` x ``size**2`` float64 patches.
+    item_shape : tuple
+        ``(size, size)``.
+    source : str
+        Description of the photographs, patch size, count and seed.
+
+    Raises
+    ------
+    DatasetError
+        If ``size`` is out of range (a ``ValueError``).
+    """
     X = sample_patches(size, count, seed=seed)
     source = (
         f"scikit-image photographs ({', '.join(PATCH_IMAGES)}) in gray, [0, 1]: "

@@ -17,11 +17,28 @@ class DatasetError(ValueError):
     """A data set spec, file or archive cannot be used.
 
     The message names the offending spec, file or key, says what was expected, and for
-    the downloadable data sets where to get them.
+    the downloadable data sets where to get them. A subclass of ``ValueError``, so that
+    callers that catch bad input catch it too.
     """
 
 
 def where_to_get(kind: str) -> str:
-    """A ' Get it from ...' suffix for error messages ('' for kinds with no download)."""
+    """A ' Get it from ...' suffix for error messages ('' for kinds with no download).
+
+    Parameters
+    ----------
+    kind : str
+        A data spec kind such as ``"mnist"`` or ``"digits"``.
+
+    Returns
+    -------
+    str
+        ``" Get it from URL."`` for a kind in :data:`WHERE_TO_GET`, else ``""``.
+
+    Examples
+    --------
+    >>> where_to_get("digits")
+    ''
+    """
     url = WHERE_TO_GET.get(kind)
     return f" Get it from {url}." if url else ""

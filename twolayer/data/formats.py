@@ -45,7 +45,23 @@ def _check_file(path: str, kind: str, what: str) -> None:
 
 
 def is_gzip(path: str) -> bool:
-    """True when the file starts with the gzip magic bytes 1f 8b (whatever its extension)."""
+    """True when the file starts with the gzip magic bytes 1f 8b (whatever its extension).
+
+    Parameters
+    ----------
+    path : str
+        Path of a readable file.
+
+    Returns
+    -------
+    bool
+        Whether the first two bytes are 1f 8b.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be opened.
+    """
     with open(path, "rb") as fh:
         return fh.read(2) == GZIP_MAGIC
 
@@ -61,6 +77,30 @@ def read_idx(path: str, *, kind: str = "mnist", max_items: int | None = None):
     Accepts any IDX value type with at least 2 dimensions (MNIST and Fashion-MNIST image
     files have magic 0x00000803: unsigned bytes, dims N x 28 x 28). Only the first
     ``max_items`` items are decoded when given. Returns ``(X, item_shape, detail)``.
+
+    Parameters
+    ----------
+    path : str
+        The IDX file.
+    kind : str, optional
+        Data set kind used in error messages (default ``"mnist"``).
+    max_items : int, optional
+        Decode at most this many items (default: all).
+
+    Returns
+    -------
+    X : ndarray
+        N x prod(item_shape) float64 raw values.
+    item_shape : tuple
+        Shape of one item, e.g. ``(28, 28)``.
+    detail : str
+        Path, compression and header dimensions.
+
+    Raises
+    ------
+    DatasetError
+        If the file is missing, not IDX, 1-D, truncated, empty or unreadable (a
+        ``ValueError``).
     """
     what = "an IDX images file such as train-images-idx3-ubyte[.gz], magic 0x00000803"
     _check_file(path, kind, what)
@@ -219,6 +259,34 @@ def read_cifar10(path: str, *, color: str = "gray", kind: str = "cifar10", max_i
     ``color="gray"``: luminance 0.299 R + 0.587 G + 0.114 B, d = 1024, item_shape (32, 32).
     ``color="rgb"``: d = 3072 in (row, col, channel) order, item_shape (32, 32, 3), so that
     ``X.reshape(-1, 32, 32, 3)`` gives the images. Values stay in 0..255.
+
+    Parameters
+    ----------
+    path : str
+        Archive, folder or batch file (see above).
+    color : {"gray", "rgb"}, optional
+        Luminance (default) or the three channels.
+    kind : str, optional
+        Data set kind used in error messages (default ``"cifar10"``).
+    max_items : int, optional
+        Keep at most this many images (later batches are then not read).
+
+    Returns
+    -------
+    X : ndarray
+        N x 1024 (gray) or N x 3072 (rgb) float64 values.
+    item_shape : tuple
+        ``(32, 32)`` or ``(32, 32, 3)``.
+    detail : str
+        Path, layout, number of batches and images, colour mode.
+
+    Raises
+    ------
+    ValueError
+        If ``color`` is not ``"gray"`` or ``"rgb"``.
+    DatasetError
+        If the path is missing, the archive unreadable, or a batch absent or not a
+        CIFAR-10 python batch.
     """
     if color not in ("gray", "rgb"):
         raise ValueError(f"color must be 'gray' or 'rgb', got {color!r}")
@@ -288,7 +356,30 @@ def _as_items(arr: np.ndarray, where: str, kind: str, max_items: int | None):
 
 
 def read_npy(path: str, *, max_items: int | None = None):
-    """Read a .npy array (memory-mapped, so that ``max_items`` reads only what it needs)."""
+    """Read a .npy array (memory-mapped, so that ``max_items`` reads only what it needs).
+
+    Parameters
+    ----------
+    path : str
+        The .npy file: a real numeric array (int, float or bool), samples along axis 0.
+    max_items : int, optional
+        Keep at most this many samples (default: all).
+
+    Returns
+    -------
+    X : ndarray
+        N x d float64 copy, items flattened.
+    item_shape : tuple
+        Shape of one item (the array's shape without axis 0).
+    detail : str
+        Path and array shape.
+
+    Raises
+    ------
+    DatasetError
+        If the file is missing, not a .npy array, a scalar, empty, of a non-numeric dtype
+        or has non-finite values (a ``ValueError``).
+    """
     _check_file(path, "npy", "a .npy array with samples along axis 0")
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -302,7 +393,32 @@ def read_npy(path: str, *, max_items: int | None = None):
 
 
 def read_npz(path: str, key: str | None = None, *, max_items: int | None = None):
-    """Read one array of an .npz archive: ``key``, else the only one, else the first one."""
+    """Read one array of an .npz archive: ``key``, else the only one, else the first one.
+
+    Parameters
+    ----------
+    path : str
+        The .npz archive.
+    key : str, optional
+        Name of the array to read (default: the only or the first one).
+    max_items : int, optional
+        Keep at most this many samples (default: all).
+
+    Returns
+    -------
+    X : ndarray
+        N x d float64 copy, items flattened.
+    item_shape : tuple
+        Shape of one item.
+    detail : str
+        Path, chosen key and why, array shape.
+
+    Raises
+    ------
+    DatasetError
+        If the archive is missing, unreadable, empty or lacks ``key``, or the array is
+        unusable as in :func:`read_npy` (a ``ValueError``).
+    """
     _check_file(path, "npz", "an .npz archive")
     try:
         archive = np.load(path, allow_pickle=False)

@@ -30,20 +30,23 @@ class Dataset:
     """Raw data: ``X`` (N x d float64, not preprocessed), ``name``, ``item_shape``, ``source``.
 
     ``X[i].reshape(item_shape)`` is item ``i`` (an image for the image data sets).
+
+    Attributes
+    ----------
+    X : ndarray
+        N x d float64 raw values, one item per row.
+    name : str
+        Short name (``"digits"``, ``"patches16"``, the file stem, ...).
+    item_shape : tuple
+        Shape of one item.
+    source : str
+        Where the values came from.
     """
 
     X: np.ndarray
     name: str
     item_shape: tuple
     source: str
-
-    @property
-    def n_items(self) -> int:
-        return int(self.X.shape[0])
-
-    @property
-    def dim(self) -> int:
-        return int(self.X.shape[1])
 
     def __repr__(self) -> str:
         return (
@@ -83,6 +86,33 @@ def load_dataset(spec: str, *, seed: int = 0, max_items: int | None = None) -> D
     are decoded). ``seed`` drives the patch sampler; the other data sets are read in file
     order and ignore it. ``gaussian`` is refused: it is the simulations' synthetic source.
     Raises :class:`DatasetError` (a ``ValueError``) for a bad spec or an unusable file.
+
+    Parameters
+    ----------
+    spec : str
+        Data set spec, e.g. ``"digits"``, ``"patches:16:5000"``, ``"mnist:PATH"``.
+    seed : int, optional
+        Non-negative seed of the patch sampler (default 0).
+    max_items : int, optional
+        Positive number of items to keep (default: all).
+
+    Returns
+    -------
+    Dataset
+        The raw values and their description.
+
+    Raises
+    ------
+    DatasetError
+        If the spec is malformed, is ``gaussian``, or names an unusable file.
+    ValueError
+        If ``seed`` or ``max_items`` is not an integer of the accepted range.
+
+    Examples
+    --------
+    >>> data = load_dataset("digits")
+    >>> data.X.shape, data.item_shape
+    ((1797, 64), (8, 8))
     """
     kind, args = parse_spec(spec)
     max_items = _check_max_items(max_items)

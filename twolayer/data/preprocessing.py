@@ -44,6 +44,27 @@ class Split:
     transform: ``mean`` (training mean subtracted at step 4), ``whitener`` (d x d matrix W
     applied as x W, or None), ``scale`` (the scalar c), ``contrast_epsilon`` (absolute eps),
     ``train_index``/``test_index`` (rows of the input X).
+
+    Attributes
+    ----------
+    train, test : ndarray
+        Preprocessed training and test rows (n_train x d, n_test x d).
+    cov : ndarray
+        d x d training covariance after preprocessing (trace d).
+    spectrum : ndarray
+        Its eigenvalues, descending.
+    info : dict
+        JSON-serialisable record of the options and sizes.
+    mean : ndarray
+        Training mean subtracted at step 4.
+    whitener : ndarray or None
+        d x d matrix W applied as x W.
+    scale : float
+        The scalar c of step 6.
+    contrast_epsilon : float or None
+        Absolute eps of step 3 (None when off).
+    train_index, test_index : ndarray
+        Rows of the input X in each part.
     """
 
     train: np.ndarray
@@ -60,10 +81,27 @@ class Split:
 
     @property
     def dim(self) -> int:
+        """d, the number of columns."""
         return int(self.train.shape[1])
 
     def apply(self, X) -> np.ndarray:
-        """Apply the fitted map (steps 2-6) to new rows ``X`` (N x d); returns a new array."""
+        """Apply the fitted map (steps 2-6) to new rows ``X`` (N x d); returns a new array.
+
+        Parameters
+        ----------
+        X : array_like
+            N x d rows, finite.
+
+        Returns
+        -------
+        ndarray
+            N x d float64 preprocessed rows (``X`` is not modified).
+
+        Raises
+        ------
+        ValueError
+            If ``X`` is not a finite 2-D array with d columns.
+        """
         Y = np.array(as_matrix(X, "X", shape=(None, self.dim)), dtype=np.float64, copy=True)
         return _transform(Y, self)
 
@@ -119,6 +157,44 @@ def preprocess(
     docstring for the exact steps and formulas). ``X`` itself is never modified; the
     train and test arrays are the only copies made (all later steps work in place, except
     the whitening product). Returns a :class:`Split`.
+
+    Parameters
+    ----------
+    X : array_like
+        N x d data, finite.
+    remove_item_mean : bool, optional
+        Step 2 (default False).
+    contrast_normalize : bool, optional
+        Step 3 (default False).
+    whiten : {None, "pca", "zca"}, optional
+        Step 5 (default None: no whitening).
+    whiten_floor : float, optional
+        In (0, 1]: eigenvalue floor relative to the largest (default 1e-3).
+    test_fraction : float, optional
+        In [0, 1): fraction of rows held out (default 0.2).
+    seed : int, optional
+        Non-negative seed of the split permutation (default 0).
+    contrast_eps : float, optional
+        Finite, > 0: eps of step 3 relative to the mean training item variance
+        (default 1e-2).
+
+    Returns
+    -------
+    Split
+        The preprocessed parts, their statistics and the fitted map.
+
+    Raises
+    ------
+    ValueError
+        If an option is out of range, fewer than 2 training rows remain, or the training
+        data has zero variance where a step needs it.
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).standard_normal((10, 3))
+    >>> split = preprocess(X, test_fraction=0.2)
+    >>> split.train.shape, split.test.shape, round(float(np.trace(split.cov)), 6)
+    ((8, 3), (2, 3), 3.0)
     """
     X = as_matrix(X, "X")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -202,6 +278,31 @@ def prepare(spec: str, *, seed: int = 0, max_items: int | None = None, **preproc
     """``load_dataset(spec, seed=seed, max_items=max_items)`` then ``preprocess(X, seed=seed,
     **preprocess_kwargs)``; returns ``(Dataset, Split)`` with the data set's name, item shape
     and source added to ``Split.info``.
+
+    Parameters
+    ----------
+    spec : str
+        Data set spec (see :func:`~twolayer.data.loaders.load_dataset`).
+    seed : int, optional
+        Seed of both the patch sampler and the split (default 0).
+    max_items : int, optional
+        Number of items to load (default: all).
+    **preprocess_kwargs
+        Passed to :func:`preprocess`.
+
+    Returns
+    -------
+    data : Dataset
+        The raw data set.
+    split : Split
+        Its preprocessed version; ``info`` also holds ``dataset``, ``spec``,
+        ``item_shape`` and ``source``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`~twolayer.data.loaders.load_dataset` (including ``DatasetError``) and
+        :func:`preprocess`.
     """
     from .loaders import load_dataset
 

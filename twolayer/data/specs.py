@@ -47,7 +47,13 @@ _PATH_KINDS = ("mnist", "fashion-mnist", "cifar10", "cifar10-rgb", "npy", "npz")
 
 
 def accepted_specs() -> str:
-    """Comma-separated list of the accepted spec forms."""
+    """Comma-separated list of the accepted spec forms.
+
+    Returns
+    -------
+    str
+        The values of :data:`SPEC_KINDS`, joined by ``", "``.
+    """
     return ", ".join(SPEC_KINDS.values())
 
 
@@ -68,6 +74,30 @@ def parse_spec(spec: str) -> tuple[str, dict]:
     patches, ``{"path": PATH}`` for the file kinds, plus ``"key"`` (str or None) for npz.
     Paths are returned with ``~`` expanded; their existence is checked by the loaders.
     Raises :class:`DatasetError` (a ``ValueError``) naming the accepted forms.
+
+    Parameters
+    ----------
+    spec : str
+        A spec of the grammar in the module docstring.
+
+    Returns
+    -------
+    kind : str
+        The lower-cased kind, a key of :data:`SPEC_KINDS`.
+    args : dict
+        Its arguments (see above).
+
+    Raises
+    ------
+    DatasetError
+        If ``spec`` is empty, not a string, of an unknown kind, or has bad arguments.
+
+    Examples
+    --------
+    >>> parse_spec("patches:16:5000")
+    ('patches', {'size': 16, 'count': 5000})
+    >>> parse_spec("Digits")
+    ('digits', {})
     """
     if not isinstance(spec, str) or not spec.strip():
         raise DatasetError(f"a data spec must be a non-empty string; accepted: {accepted_specs()}")

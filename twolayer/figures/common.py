@@ -1,22 +1,26 @@
 """Shared pieces of the reproduce-figure scripts: specs, cached sweeps, plotting style, output files.
 
-Each figure runs an ordinary sweep spec from the top-level ``simulations/`` folder
-(``NAME.toml``, or ``NAME.quick.toml`` with ``--quick``) into ``OUT/NAME.sqlite``, so an
-interrupted figure resumes where it stopped and a finished one is re-plotted for free, then
-writes ``OUT/NAME.png``, ``OUT/NAME.pdf`` and ``OUT/NAME.csv`` (the plotted numbers).
+Each figure runs an ordinary sweep spec from the top-level ``simulations/`` folder (installed
+as the package data ``twolayer.specs``; ``NAME.toml``, or ``NAME.quick.toml`` with ``--quick``)
+into ``OUT/NAME.sqlite``, so an interrupted figure resumes where it stopped and a finished one
+is re-plotted for free, then writes ``OUT/NAME.png``, ``OUT/NAME.pdf`` and ``OUT/NAME.csv``
+(the plotted numbers).
+
+Figures are drawn on :class:`matplotlib.figure.Figure` objects, never through pyplot, so
+making one neither needs nor changes matplotlib's backend.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
+import importlib.resources
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 #: single-column paper figure (inches); two panels use TWO_PANELS.
 ONE_PANEL = (5.0, 3.6)
@@ -44,23 +48,26 @@ class FigureOutput:
     summary: list[dict] = field(default_factory=list)
 
 
-def specs_folder() -> Path:
-    """The top-level ``simulations/`` folder of the checkout (``TWOLAYER_SPECS`` overrides it)."""
+def specs_folder():
+    """The figure specs: the package data ``twolayer.specs`` (``TWOLAYER_SPECS`` names another folder)."""
     env = os.environ.get("TWOLAYER_SPECS")
-    folder = Path(env) if env else Path(__file__).resolve().parents[2] / "simulations"
+    if not env:
+        return importlib.resources.files("twolayer.specs")
+    folder = Path(env)
     if not folder.is_dir():
-        raise ValueError(
-            f"the figure specs folder {str(folder)!r} was not found; run from a checkout of twolayer "
-            "(pip install -e .) or set TWOLAYER_SPECS to a folder holding the simulations/*.toml specs"
-        )
+        raise ValueError(f"TWOLAYER_SPECS={env!r} is not a folder; it must hold the simulations/*.toml specs")
     return folder
 
 
-def spec_path(name: str, quick: bool) -> Path:
-    path = specs_folder() / (f"{name}.quick.toml" if quick else f"{name}.toml")
-    if not path.is_file():
-        raise ValueError(f"figure spec {str(path)!r} is missing")
-    return path
+def load_figure_spec(name: str, quick: bool):
+    """The validated sweep spec of figure ``name`` (its quick form with ``quick``)."""
+    from ..sweep import loads_spec
+
+    file = f"{name}.quick.toml" if quick else f"{name}.toml"
+    resource = specs_folder() / file
+    if not resource.is_file():
+        raise ValueError(f"figure spec {file!r} is missing from {specs_folder()}")
+    return loads_spec(resource.read_text(encoding="utf-8"), file)
 
 
 def run_spec(name: str, out: Path, *, quick: bool, workers: int | None, progress: bool) -> list[dict]:
@@ -68,13 +75,13 @@ def run_spec(name: str, out: Path, *, quick: bool, workers: int | None, progress
 
     Returns the 'done' rows of that spec as flat dicts: parameters, then metrics.
     """
-    from ..sweep import ResultStore, load_spec, run_sweep
+    from ..sweep import ResultStore, run_sweep
 
-    spec = load_spec(spec_path(name, quick))
+    spec = load_figure_spec(name, quick)
     db = out / (f"{name}.quick.sqlite" if quick else f"{name}.sqlite")
     report = run_sweep(spec, db, workers=workers, progress=progress)
     if report.failed:
-        raise RuntimeError(f"{report.failed} run(s) of {spec_path(name, quick).name} failed; see `twolayer results {db}`")
+        raise RuntimeError(f"{report.failed} run(s) of {spec.source} failed; see `twolayer results {db}`")
     with ResultStore(db, create=False) as store:
         rows = store.rows([f"spec_hash={spec.hash}", "status=done"])
     return [{**row["params"], **row["metrics"]} for row in rows]
@@ -92,27 +99,26 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def save(fig, out: Path, name: str) -> list[Path]:
-    """Write ``name.png`` and ``name.pdf`` into ``out`` and close the figure."""
+def save(fig: Figure, out: Path, name: str) -> list[Path]:
+    """Write ``name.png`` and ``name.pdf`` into ``out``."""
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
     for path in paths:
         fig.savefig(path)
-    plt.close(fig)
     return paths
 
 
-def figure(size=ONE_PANEL, ncols: int = 1):
-    with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, ncols, figsize=size, constrained_layout=True)
-    return fig, axes
+def figure(size=ONE_PANEL, nrows: int = 1, ncols: int = 1, **subplots):
+    """A new :class:`~matplotlib.figure.Figure` (constrained layout) and its axes (no pyplot)."""
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.subplots(nrows, ncols, **subplots)
 
 
 def styled(fn):
-    """Run a plotting function under :data:`STYLE`."""
+    """Run a plotting function under :data:`STYLE` (rcParams restored afterwards)."""
 
+    @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with plt.rc_context(STYLE):
+        with matplotlib.rc_context(STYLE):
             return fn(*args, **kwargs)
 
-    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
     return wrapper

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import theory
 from ..theory.scale_mixture import mixture_risk
-from .common import FigureOutput, run_spec, save, styled, write_csv
+from .common import FigureOutput, figure, run_spec, save, styled, write_csv
 
 #: (record field, stderr field, label, matplotlib style) of the measured series.
 POINTS = (
@@ -80,8 +80,6 @@ def _by_rate(group: list[dict]) -> list[dict]:
 @styled
 def universality(out: Path, *, quick: bool = False, workers=None, progress=False) -> FigureOutput:
     """Held-out risk against the rate on standard data, one panel per data set (module docstring)."""
-    import matplotlib.pyplot as plt
-
     rows = run_spec("universality", out, quick=quick, workers=workers, progress=progress)
     if not rows:
         raise RuntimeError("the universality spec produced no runs")
@@ -89,8 +87,7 @@ def universality(out: Path, *, quick: bool = False, workers=None, progress=False
     count = len(panels)
     ncols = min(count, 2)
     nrows = math.ceil(count / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.0 * ncols, 3.7 * nrows + 0.5), squeeze=False,
-                             sharex=True, constrained_layout=True)
+    fig, axes = figure((5.0 * ncols, 3.7 * nrows + 0.5), nrows, ncols, squeeze=False, sharex=True)
     table, summary = [], []
     top_rate = max(r["rate"] for r in rows)
     grid = np.linspace(0.02, top_rate * 1.06, 240)

@@ -16,7 +16,33 @@ __all__ = ["code_matrix", "heldout_risk", "least_squares_decoder"]
 
 
 def code_matrix(X, B, *, activation="sign") -> np.ndarray:
-    """S = sigma(X B^T) (N x n, float64): the codes of the rows of ``X`` (N x d) under ``B`` (n x d)."""
+    """S = sigma(X B^T) (N x n, float64): the codes of the rows of ``X`` (N x d) under ``B`` (n x d).
+
+    Parameters
+    ----------
+    X : array_like
+        N x d samples, finite.
+    B : array_like
+        n x d encoder, finite.
+    activation : str, Activation or callable, optional
+        Anything :func:`~twolayer.activations.get_activation` accepts (default ``"sign"``).
+
+    Returns
+    -------
+    ndarray
+        N x n float64 codes.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` or ``B`` is invalid, their column counts differ, or ``activation`` is
+        unknown.
+
+    Examples
+    --------
+    >>> code_matrix([[1.0, -2.0]], np.eye(2)).tolist()
+    [[1.0, -1.0]]
+    """
     act = get_activation(activation)
     X = as_matrix(X, "X (samples, N x d)")
     B = as_matrix(B, "B (encoder, n x d)", shape=(None, X.shape[1]))
@@ -30,6 +56,25 @@ def least_squares_decoder(X, B, *, activation="sign") -> np.ndarray:
 
     computed by ``numpy.linalg.lstsq`` (SVD; the minimum-norm solution when S has dependent
     columns, e.g. two neurons with the same sign pattern). Returns A (d x n).
+
+    Parameters
+    ----------
+    X : array_like
+        N x d samples, finite.
+    B : array_like
+        n x d encoder, finite.
+    activation : str, Activation or callable, optional
+        Anything :func:`~twolayer.activations.get_activation` accepts (default ``"sign"``).
+
+    Returns
+    -------
+    ndarray
+        d x n float64 decoder.
+
+    Raises
+    ------
+    ValueError
+        As :func:`code_matrix`.
     """
     S = code_matrix(X, B, activation=activation)
     X = np.asarray(X, dtype=np.float64)
@@ -46,6 +91,32 @@ def heldout_risk(X, B, A, *, activation="sign", return_stderr: bool = False):
     ``(R, se)`` with the delta-method standard error of this ratio of means over i.i.d. rows,
     se = std_i(e_i - R q_i) / (sqrt(N) mean_i q_i), e_i the squared error, q_i = ||x_i||^2
     (it ignores that A and B may have been fitted on other rows: it is the test-set noise).
+
+    Parameters
+    ----------
+    X : array_like
+        N x d samples, finite, not all zero.
+    B : array_like
+        n x d encoder.
+    A : array_like
+        d x n decoder.
+    activation : str, Activation or callable, optional
+        Anything :func:`~twolayer.activations.get_activation` accepts (default ``"sign"``).
+    return_stderr : bool, optional
+        Also return the standard error (default False).
+
+    Returns
+    -------
+    risk : float
+        The empirical normalised risk R.
+    se : float
+        Its standard error (NaN for N = 1), only when ``return_stderr`` is True.
+
+    Raises
+    ------
+    ValueError
+        If an input is invalid or of the wrong shape, ``X`` is all zeros, or
+        ``activation`` is unknown.
     """
     X = as_matrix(X, "X (samples, N x d)")
     B = as_matrix(B, "B (encoder, n x d)", shape=(None, X.shape[1]))

@@ -45,7 +45,27 @@ SIGN_SMOOTHING = (0.5, 0.01)
 
 
 def smoothing_width(step, steps: int, smoothing=SIGN_SMOOTHING):
-    """tau_t = tau_0 (tau_1 / tau_0)^(t / (T - 1)) (JAX; constant tau_0 when T = 1)."""
+    """tau_t = tau_0 (tau_1 / tau_0)^(t / (T - 1)) (JAX; constant tau_0 when T = 1).
+
+    Parameters
+    ----------
+    step : int or jax.Array
+        Step t (0-based); clipped to [0, T - 1].
+    steps : int
+        Number of steps T.
+    smoothing : tuple of float, optional
+        (tau_0, tau_1), both > 0 (default :data:`SIGN_SMOOTHING`).
+
+    Returns
+    -------
+    jax.Array
+        Scalar tau_t.
+
+    Examples
+    --------
+    >>> float(smoothing_width(0, 100)), round(float(smoothing_width(99, 100)), 6)
+    (0.5, 0.01)
+    """
     import jax.numpy as jnp
 
     tau0, tau1 = smoothing
@@ -54,7 +74,20 @@ def smoothing_width(step, steps: int, smoothing=SIGN_SMOOTHING):
 
 
 def smoothed_sign(z, tau):
-    """erf(z / (sqrt(2) tau s)) = E_eps sign(z + tau s eps), s = batch RMS of each column of z."""
+    """erf(z / (sqrt(2) tau s)) = E_eps sign(z + tau s eps), s = batch RMS of each column of z.
+
+    Parameters
+    ----------
+    z : jax.Array
+        batch x n pre-activations (floating dtype).
+    tau : float or jax.Array
+        Relative smoothing width, > 0.
+
+    Returns
+    -------
+    jax.Array
+        batch x n smoothed codes in (-1, 1).
+    """
     import jax.numpy as jnp
     import jax.scipy.special as jsp
 
@@ -63,7 +96,22 @@ def smoothed_sign(z, tau):
 
 
 def population_loss(act, parametrization: str, jitter: float):
-    """loss(params, step, key, consts) = d R (exact) for the parametrisation (``step``, ``key`` unused)."""
+    """loss(params, step, key, consts) = d R (exact) for the parametrisation (``step``, ``key`` unused).
+
+    Parameters
+    ----------
+    act : Activation
+        An :class:`~twolayer.activations.Activation` instance.
+    parametrization : str
+        ``"untied"``, ``"tied"`` or ``"optimal-decoder"``.
+    jitter : float
+        Diagonal regularisation of M for ``"optimal-decoder"``.
+
+    Returns
+    -------
+    callable
+        ``loss(params, step, key, consts)``, a JAX scalar; ``consts`` may hold ``"cov"``.
+    """
 
     def loss(params, step, key, consts):
         B, cov = params["B"], consts.get("cov")
@@ -80,6 +128,27 @@ def sample_loss(act, *, d: int, batch_size: int, steps: int, dtype, smoothing=SI
     """loss(params, step, key, consts) = mean_batch ||x - A sigma(Bx)||^2 on minibatch ``step`` (v = 1).
 
     sign is replaced by :func:`smoothed_sign` with the annealed width of step ``step``.
+
+    Parameters
+    ----------
+    act : Activation
+        An :class:`~twolayer.activations.Activation` instance.
+    d : int
+        Input dimension.
+    batch_size : int
+        Samples per minibatch.
+    steps : int
+        Number of training steps T (for the annealing of tau).
+    dtype : dtype
+        Floating dtype of the Gaussian samples.
+    smoothing : tuple of float, optional
+        (tau_0, tau_1) for sign (default :data:`SIGN_SMOOTHING`).
+
+    Returns
+    -------
+    callable
+        ``loss(params, step, key, consts)``, a JAX scalar; ``consts`` as in
+        :func:`~twolayer.simulations.sources.draw_batch`.
     """
     jnp = _jnp()
     smooth = act.name == "sign"

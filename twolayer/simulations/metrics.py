@@ -42,7 +42,25 @@ def _root(cov):
 
 
 def source_frame(B, cov=None) -> np.ndarray:
-    """W = rows of B Sigma^{1/2} normalised to unit norm (B with unit rows when cov is None)."""
+    """W = rows of B Sigma^{1/2} normalised to unit norm (B with unit rows when cov is None).
+
+    Parameters
+    ----------
+    B : array_like
+        n x d encoder.
+    cov : array_like, optional
+        d x d source covariance (symmetric PSD); None (default) is Sigma = I.
+
+    Returns
+    -------
+    ndarray
+        n x d float64 matrix W with unit rows.
+
+    Raises
+    ------
+    ValueError
+        If ``B`` or ``cov`` is invalid, or a row of B Sigma^{1/2} is zero.
+    """
     B = as_matrix(B, "B (encoder, n x d)")
     root, _, _ = _root(None if cov is None else as_covariance(cov, B.shape[1]))
     W = B if root is None else B @ root
@@ -53,7 +71,33 @@ def source_frame(B, cov=None) -> np.ndarray:
 
 
 def predicted_frame_spectrum(d: int, n: int, cov=None) -> np.ndarray:
-    """Predicted eigenvalues of W^T W, sorted decreasing (sign): flat (isotropic) or the allocation."""
+    """Predicted eigenvalues of W^T W, sorted decreasing (sign): flat (isotropic) or the allocation.
+
+    Parameters
+    ----------
+    d : int
+        Input dimension.
+    n : int
+        Code size.
+    cov : array_like, optional
+        d x d source covariance (symmetric PSD); None (default) is Sigma = I.
+
+    Returns
+    -------
+    ndarray
+        d values: isotropic, min(n, d) values max(1, n/d) then zeros; otherwise the sorted
+        :func:`~twolayer.theory.optimal_allocation` of the eigenvalues of ``cov``.
+
+    Raises
+    ------
+    ValueError
+        If ``cov`` is invalid or not d x d.
+
+    Examples
+    --------
+    >>> predicted_frame_spectrum(4, 2).tolist(), predicted_frame_spectrum(2, 4).tolist()
+    ([1.0, 1.0, 0.0, 0.0], [2.0, 2.0])
+    """
     if cov is None:
         return np.concatenate([np.full(min(n, d), max(1.0, n / d)), np.zeros(max(d - n, 0))])
     sigma = np.clip(np.linalg.eigvalsh(as_covariance(cov, d)), 0.0, None)
@@ -61,7 +105,36 @@ def predicted_frame_spectrum(d: int, n: int, cov=None) -> np.ndarray:
 
 
 def frame_spectrum_error(B, *, cov=None) -> float:
-    """max_j |lambda_j(W^T W) - m_j| (sorted): distance of the learned frame to the predicted one."""
+    """max_j |lambda_j(W^T W) - m_j| (sorted): distance of the learned frame to the predicted one.
+
+    Parameters
+    ----------
+    B : array_like
+        n x d encoder.
+    cov : array_like, optional
+        d x d source covariance (symmetric PSD); None (default) is Sigma = I.
+
+    Returns
+    -------
+    float
+        The largest deviation from :func:`predicted_frame_spectrum` (0 for a minimizer).
+
+    Raises
+    ------
+    ValueError
+        As :func:`source_frame`.
+
+    References
+    ----------
+    .. [1] A. Shevchenko, K. Kögler, H. Hassani and M. Mondelli, "Fundamental limits of
+       two-layer autoencoders, and achieving them with gradient methods", ICML 2023
+       (PMLR 202), arXiv:2212.13468.
+
+    Examples
+    --------
+    >>> round(frame_spectrum_error(np.eye(2, 4)), 6)  # orthonormal rows, r = 1/2
+    0.0
+    """
     W = source_frame(B, cov)
     n, d = W.shape
     small = W @ W.T if n <= d else W.T @ W
@@ -71,7 +144,23 @@ def frame_spectrum_error(B, *, cov=None) -> float:
 
 
 def polar_target(B0) -> np.ndarray:
-    """Rows of the polar factor P Q^T of B0 = P S Q^T (thin SVD), normalised to unit norm."""
+    """Rows of the polar factor P Q^T of B0 = P S Q^T (thin SVD), normalised to unit norm.
+
+    Parameters
+    ----------
+    B0 : array_like
+        n x d initial encoder, finite.
+
+    Returns
+    -------
+    ndarray
+        n x d float64 matrix T with unit rows.
+
+    Raises
+    ------
+    ValueError
+        If ``B0`` is not a finite, non-empty 2-D array.
+    """
     B0 = as_matrix(B0, "B0 (initial encoder)")
     P, _, Qt = np.linalg.svd(B0, full_matrices=False)
     T = P @ Qt
@@ -79,7 +168,36 @@ def polar_target(B0) -> np.ndarray:
 
 
 def polar_alignment(B, B0) -> float:
-    """mean_i cos(b_i, t_i), T = normalised rows of the polar factor of B0 (1 = features fixed by the start)."""
+    """mean_i cos(b_i, t_i), T = normalised rows of the polar factor of B0 (1 = features fixed by the start).
+
+    Parameters
+    ----------
+    B : array_like
+        n x d learned encoder (non-zero rows).
+    B0 : array_like
+        n x d initial encoder.
+
+    Returns
+    -------
+    float
+        The mean cosine, in [-1, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``B`` or ``B0`` is invalid or their shapes differ.
+
+    References
+    ----------
+    .. [1] A. Shevchenko, K. Kögler, H. Hassani and M. Mondelli, "Fundamental limits of
+       two-layer autoencoders, and achieving them with gradient methods", ICML 2023
+       (PMLR 202), arXiv:2212.13468.
+
+    Examples
+    --------
+    >>> round(polar_alignment(np.eye(2, 4), np.eye(2, 4)), 6)
+    1.0
+    """
     B = as_matrix(B, "B (encoder, n x d)")
     T = polar_target(B0)
     if T.shape != B.shape:
@@ -89,7 +207,29 @@ def polar_alignment(B, B0) -> float:
 
 
 def decoder_distance(A, B, *, activation="sign", cov=None) -> float:
-    """||A - A*(B)||_F / ||A*(B)||_F with A*(B) the exact optimal decoder."""
+    """||A - A*(B)||_F / ||A*(B)||_F with A*(B) the exact optimal decoder.
+
+    Parameters
+    ----------
+    A : array_like
+        d x n decoder.
+    B : array_like
+        n x d encoder.
+    activation : str, Activation or callable, optional
+        Anything :func:`~twolayer.activations.get_activation` accepts (default ``"sign"``).
+    cov : array_like, optional
+        d x d source covariance (symmetric PSD); None (default) is Sigma = I.
+
+    Returns
+    -------
+    float
+        The relative Frobenius distance (0 for the optimal decoder).
+
+    Raises
+    ------
+    ValueError
+        If an input is invalid or ``A`` is not d x n.
+    """
     A_star = optimal_decoder(B, activation=activation, cov=cov)
     A = as_matrix(A, "A (decoder, d x n)", shape=A_star.shape)
     return float(np.linalg.norm(A - A_star) / np.linalg.norm(A_star))
@@ -100,6 +240,23 @@ def allocation_profile(B, cov) -> dict:
 
     Returns ``eigenvalues`` (sigma, in the order of ``eigh``), ``learned`` (diag F),
     ``predicted`` (m), ``allocation_profile_error``, ``allocation_max_error`` and ``leakage``.
+
+    Parameters
+    ----------
+    B : array_like
+        n x d encoder.
+    cov : array_like
+        d x d source covariance (symmetric PSD).
+
+    Returns
+    -------
+    dict
+        Three arrays of length d and three floats (see above).
+
+    Raises
+    ------
+    ValueError
+        If ``B`` or ``cov`` is invalid.
     """
     B = as_matrix(B, "B (encoder, n x d)")
     cov = as_covariance(cov, B.shape[1])
@@ -120,7 +277,23 @@ def allocation_profile(B, cov) -> dict:
 
 
 def is_isotropic(cov) -> bool:
-    """True when cov is None or a multiple of the identity."""
+    """True when cov is None or a multiple of the identity.
+
+    Parameters
+    ----------
+    cov : array_like or None
+        A square matrix (not validated).
+
+    Returns
+    -------
+    bool
+        Whether ``cov`` equals cov[0, 0] I to a relative tolerance of about 1e-10.
+
+    Examples
+    --------
+    >>> is_isotropic(None), is_isotropic(2.0 * np.eye(3)), is_isotropic(np.diag([1.0, 2.0]))
+    (True, True, False)
+    """
     if cov is None:
         return True
     cov = np.asarray(cov, dtype=np.float64)
@@ -133,6 +306,40 @@ def compare_with_theory(A, B, *, activation="sign", cov=None, B0=None) -> dict:
     The frame and allocation metrics are predictions for sign only (None for other
     activations); ``polar_alignment`` needs the initial encoder ``B0``; the allocation
     metrics are added for a non-isotropic ``cov``. ``predicted_risk`` is the proportional-limit minimum at r = n/d.
+
+    Parameters
+    ----------
+    A : array_like
+        d x n decoder.
+    B : array_like
+        n x d encoder.
+    activation : str, Activation or callable, optional
+        Anything :func:`~twolayer.activations.get_activation` accepts (default ``"sign"``).
+    cov : array_like, optional
+        d x d source covariance (symmetric PSD); None (default) is Sigma = I.
+    B0 : array_like, optional
+        n x d initial encoder, for ``polar_alignment`` (default None: not computed).
+
+    Returns
+    -------
+    dict
+        ``final_risk``, ``final_risk_optimal_decoder``, ``predicted_risk``,
+        ``relative_gap``, ``frame_spectrum_error``, ``polar_alignment``,
+        ``decoder_distance`` and, for a non-isotropic ``cov``,
+        ``allocation_profile_error``, ``allocation_max_error`` and ``leakage``.
+
+    Raises
+    ------
+    ValueError
+        If an input is invalid or of the wrong shape, or ``activation`` is unknown.
+
+    Examples
+    --------
+    >>> from twolayer.theory import minimizer
+    >>> A, B = minimizer(8, 4)
+    >>> out = compare_with_theory(A, B)
+    >>> round(out["relative_gap"], 6), round(out["frame_spectrum_error"], 6)
+    (0.0, 0.0)
     """
     act = get_activation(activation)
     B = as_matrix(B, "B (encoder, n x d)")

@@ -26,14 +26,59 @@ INITS = ("gaussian", "orthogonal")
 
 
 def check_choice(value, accepted, what: str) -> str:
-    """Return ``value`` if it is one of ``accepted`` (strings), else a ValueError naming them."""
+    """Return ``value`` if it is one of ``accepted`` (strings), else a ValueError naming them.
+
+    Parameters
+    ----------
+    value : object
+        The choice to check.
+    accepted : sequence of str
+        The accepted strings.
+    what : str
+        What is chosen, for the error message.
+
+    Returns
+    -------
+    str
+        ``value``.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a string in ``accepted``.
+
+    Examples
+    --------
+    >>> check_choice("tied", PARAMETRIZATIONS, "parametrization")
+    'tied'
+    """
     if not isinstance(value, str) or value not in accepted:
         raise ValueError(f"unknown {what} {value!r}; accepted: {', '.join(accepted)}")
     return value
 
 
 def init_matrix(rows: int, cols: int, init: str, rng: np.random.Generator) -> np.ndarray:
-    """A rows x cols float64 matrix: iid N(0, 1/cols), or orthonormal rows/columns (see module doc)."""
+    """A rows x cols float64 matrix: iid N(0, 1/cols), or orthonormal rows/columns (see module doc).
+
+    Parameters
+    ----------
+    rows, cols : int
+        Shape.
+    init : {"gaussian", "orthogonal"}
+        Initialisation.
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    ndarray
+        rows x cols float64 matrix.
+
+    Raises
+    ------
+    ValueError
+        If ``init`` is not accepted.
+    """
     check_choice(init, INITS, "init")
     G = rng.standard_normal((rows, cols))
     if init == "gaussian":
@@ -46,7 +91,37 @@ def init_matrix(rows: int, cols: int, init: str, rng: np.random.Generator) -> np
 
 
 def init_params(d: int, n: int, *, parametrization: str, init: str, seed: int) -> dict:
-    """Initial float64 parameters for ``parametrization`` (B first from the seed, then A)."""
+    """Initial float64 parameters for ``parametrization`` (B first from the seed, then A).
+
+    Parameters
+    ----------
+    d : int
+        Input dimension.
+    n : int
+        Code size.
+    parametrization : {"untied", "tied", "optimal-decoder"}
+        Which parameters to create.
+    init : {"gaussian", "orthogonal"}
+        Initialisation of B (and A for "untied").
+    seed : int
+        Seed of ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    dict
+        ``{"B": n x d}``, plus ``"A"`` (d x n) for "untied" or ``"alpha"`` (1.0) for "tied".
+
+    Raises
+    ------
+    ValueError
+        If ``parametrization`` or ``init`` is not accepted.
+
+    Examples
+    --------
+    >>> params = init_params(4, 2, parametrization="untied", init="gaussian", seed=0)
+    >>> {k: v.shape for k, v in params.items()}
+    {'B': (2, 4), 'A': (4, 2)}
+    """
     check_choice(parametrization, PARAMETRIZATIONS, "parametrization")
     rng = np.random.default_rng(seed)
     params = {"B": init_matrix(n, d, init, rng)}
@@ -58,12 +133,40 @@ def init_params(d: int, n: int, *, parametrization: str, init: str, seed: int) -
 
 
 def tied_scale(B: np.ndarray, C: np.ndarray, M: np.ndarray) -> float:
-    """alpha* = tr(B C) / tr(B^T M B): the best A = alpha B^T for the risk's moments (C, M)."""
+    """alpha* = tr(B C) / tr(B^T M B): the best A = alpha B^T for the risk's moments (C, M).
+
+    Parameters
+    ----------
+    B : ndarray
+        n x d encoder.
+    C : ndarray
+        d x n matrix E[x sigma(Bx)^T].
+    M : ndarray
+        n x n kernel E[sigma(Bx) sigma(Bx)^T].
+
+    Returns
+    -------
+    float
+        alpha*.
+    """
     return float(np.sum(B.T * C) / np.sum((M @ B) * B))
 
 
 def decoder(params: dict, xp=np):
-    """A of the parametrisation (None for "optimal-decoder": the caller solves for it)."""
+    """A of the parametrisation (None for "optimal-decoder": the caller solves for it).
+
+    Parameters
+    ----------
+    params : dict
+        Parameters as made by :func:`init_params`.
+    xp : module, optional
+        Array namespace (unused; default ``numpy``).
+
+    Returns
+    -------
+    array or None
+        ``params["A"]``, ``alpha B^T``, or None.
+    """
     if "A" in params:
         return params["A"]
     if "alpha" in params:
@@ -72,5 +175,18 @@ def decoder(params: dict, xp=np):
 
 
 def normalise_rows(B, xp=np):
-    """B with each row divided by its Euclidean norm."""
+    """B with each row divided by its Euclidean norm.
+
+    Parameters
+    ----------
+    B : array
+        n x d matrix with non-zero rows.
+    xp : module, optional
+        Array namespace, ``numpy`` (default) or ``jax.numpy``.
+
+    Returns
+    -------
+    array
+        n x d matrix with unit rows.
+    """
     return B / xp.sqrt(xp.sum(B * B, axis=1, keepdims=True))

@@ -31,6 +31,19 @@ class Source:
 
     ``scale`` is the sampling matrix L with x = L g, g ~ N(0, I) (None = I), ``variance`` the
     mean coordinate variance v = tr(Sigma)/d (mean ||x||^2/d of the data).
+
+    Attributes
+    ----------
+    d : int
+        Input dimension.
+    cov : ndarray or None
+        d x d covariance (the second-moment matrix for data); None is Sigma = I.
+    data : ndarray or None
+        N x d samples, or None for a Gaussian source.
+    scale : ndarray or None
+        d x d sampling matrix L (None for Sigma = I and for data).
+    variance : float
+        v = tr(Sigma)/d.
     """
 
     d: int
@@ -47,7 +60,13 @@ class Source:
         return is_isotropic(self.cov)
 
     def standardised(self) -> dict:
-        """float64 arrays of the source with mean coordinate variance 1: cov / v, scale / sqrt(v), data / sqrt(v)."""
+        """float64 arrays of the source with mean coordinate variance 1: cov / v, scale / sqrt(v), data / sqrt(v).
+
+        Returns
+        -------
+        dict
+            ``"cov"``, ``"scale"`` and ``"data"``, each an array or None.
+        """
         v, root = self.variance, np.sqrt(self.variance)
         return {
             "cov": None if self.cov is None else self.cov / v,
@@ -57,7 +76,36 @@ class Source:
 
 
 def make_source(d: int, *, cov=None, spectrum=None, data=None) -> Source:
-    """Validate and resolve (cov | spectrum | data) for input dimension ``d``; at most one may be given."""
+    """Validate and resolve (cov | spectrum | data) for input dimension ``d``; at most one may be given.
+
+    Parameters
+    ----------
+    d : int
+        Input dimension.
+    cov : array_like, optional
+        d x d covariance (symmetric PSD).
+    spectrum : array_like, optional
+        d eigenvalues; the source is N(0, diag(spectrum)).
+    data : array_like, optional
+        N x d samples (finite, not all zero).
+
+    Returns
+    -------
+    Source
+        The resolved source; none given is the isotropic N(0, I).
+
+    Raises
+    ------
+    ValueError
+        If more than one of ``cov``, ``spectrum``, ``data`` is given, or the one given is
+        invalid or does not match ``d``.
+
+    Examples
+    --------
+    >>> source = make_source(3, spectrum=[1.0, 2.0, 3.0])
+    >>> source.variance, source.isotropic
+    (2.0, False)
+    """
     given = [name for name, v in (("cov", cov), ("spectrum", spectrum), ("data", data)) if v is not None]
     if len(given) > 1:
         raise ValueError(f"give at most one of cov, spectrum and data; got {' and '.join(given)}")
@@ -87,6 +135,27 @@ def draw_batch(key, step, batch_size: int, d: int, consts: dict, dtype):
 
     The key for step t is fold_in(key, t), so a run's samples depend only on (seed, t).
     ``consts`` holds "scale" (L or None) or "data" (see :meth:`Source.standardised`).
+
+    Parameters
+    ----------
+    key : jax.Array
+        PRNG key of the run.
+    step : int or jax.Array
+        Step t.
+    batch_size : int
+        Number of samples.
+    d : int
+        Input dimension.
+    consts : dict
+        ``"data"`` (N x d array) or ``"scale"`` (d x d array or None); missing keys count
+        as None.
+    dtype : dtype
+        Floating dtype of the Gaussian samples.
+
+    Returns
+    -------
+    jax.Array
+        batch_size x d samples.
     """
     import jax
 

@@ -12,24 +12,31 @@ step, `benchmarks/run.py`):
     OPENBLAS_THREAD_TIMEOUT=4    5.6 ms   16.2 ms   86 ms   --
     one BLAS thread (default)    2.6 ms   13.3 ms   89 ms   0.63 s
 
-so :func:`train` runs its chunks with OpenBLAS limited to :data:`BLAS_THREADS` threads
-(``threadpoolctl``; restored afterwards). On a machine with many cores and d >= 2048 the
-single-threaded solves can become the bottleneck: set ``BLAS_THREADS = None`` (leave OpenBLAS
-alone) or a larger number.
+so :func:`train` runs its chunks with OpenBLAS limited to ``blas_threads`` threads (its
+argument, default :data:`DEFAULT_BLAS_THREADS`; ``threadpoolctl``, restored afterwards). On a
+machine with many cores and d >= 2048 the single-threaded solves can become the bottleneck:
+pass ``blas_threads=None`` (leave OpenBLAS alone) or a larger number.
 """
 
 from __future__ import annotations
 
 import contextlib
 
-#: threads OpenBLAS may use inside a compiled training chunk (None: leave it alone).
-BLAS_THREADS: int | None = 1
+#: threads OpenBLAS may use inside a compiled training chunk, unless train() is told otherwise.
+DEFAULT_BLAS_THREADS: int | None = 1
 
 
-def blas_threads():
-    """Context manager: BLAS limited to :data:`BLAS_THREADS` threads (no-op when None)."""
-    if BLAS_THREADS is None:
+def check_limit(limit):
+    """``limit`` if it is a positive integer or None, else ValueError."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"blas_threads must be a positive integer or None, got {limit!r}")
+    return limit
+
+
+def blas_threads(limit: int | None = DEFAULT_BLAS_THREADS):
+    """Context manager: BLAS limited to ``limit`` threads (no-op when None), restored on exit."""
+    if check_limit(limit) is None:
         return contextlib.nullcontext()
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=BLAS_THREADS, user_api="blas")
+    return threadpool_limits(limits=limit, user_api="blas")

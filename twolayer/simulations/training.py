@@ -190,6 +190,7 @@ def train(
     dtype="float32",
     record_every=0,
     progress=False,
+    blas_threads=threads.DEFAULT_BLAS_THREADS,
 ) -> TrainResult:
     r"""Train x_hat = A sigma(B x) on an n-neuron code of d-dimensional inputs; compare with the theory.
 
@@ -211,12 +212,15 @@ def train(
     tol: stop early (module docstring). seed: fixes the initialisation and the samples; same
         seed, same numbers. dtype: "float32" or "float64".
     record_every: record the history every so many steps (0: none). progress: tqdm on stderr.
+    blas_threads: OpenBLAS threads while the compiled chunks run (None: leave OpenBLAS alone;
+        see :mod:`.threads`).
 
     Raises ValueError for invalid arguments and :class:`TrainingDivergedError` when the loss
     becomes non-finite.
     """
     d = as_size(d, "d (input dimension)")
     n = as_size(n, "n (code size)")
+    threads.check_limit(blas_threads)
     act = get_activation(activation)
     parametrization, optimizer, schedule, tol = _check_options(
         method, parametrization, optimizer, schedule, dtype, init, tol, data
@@ -239,7 +243,8 @@ def train(
     )
 
     start_time = time.perf_counter()
-    params, history, steps_run, stopped = _run(spec, params0, source, seed, tol, record_every, progress, act)
+    with threads.blas_threads(blas_threads):
+        params, history, steps_run, stopped = _run(spec, params0, source, seed, tol, record_every, progress, act)
     A, extra = _final_decoder(params, parametrization, method, source, act)
     B0 = params0["B"].astype(dtype).astype(np.float64) / np.sqrt(source.variance)  # the start as trained
     metrics = compare_with_theory(A, params["B"], activation=act, cov=source.cov, B0=B0)
@@ -280,7 +285,7 @@ def _run(spec, params0, source, seed, tol, record_every, progress, act):
         losses = np.empty(0)
         stopped = "budget"
         bar = tqdm(total=spec.steps, disable=not progress, file=sys.stderr, desc=f"train d={spec.d}", delay=PROGRESS_DELAY)
-        with bar, threads.blas_threads():
+        with bar:
             while losses.size < spec.steps:
                 done = losses.size
                 start_risk = _exact_risk(params, spec, source, act) if record_every else None

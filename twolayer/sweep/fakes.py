@@ -21,7 +21,7 @@ def _uniforms(params: dict, count: int) -> list[float]:
 def fake_metrics(params: dict) -> dict:
     """Metrics computed from the parameters alone (same params and seed, same numbers)."""
     u = _uniforms(params, 4)
-    rate = params.get("rate", params.get("n", 1) / params.get("d", 1))
+    rate = params.get("rate") or (params.get("n") or 1) / (params.get("d") or 1)
     predicted = 1.0 / (1.0 + rate)
     final = predicted * (1.0 + 0.05 * u[0])
     return {

@@ -18,7 +18,7 @@ import json
 import sys
 
 from .spec import KEYS
-from .store import BOOK_COLUMNS, METRIC_COLUMNS, ResultStore
+from .store import BOOK_COLUMNS, METRIC_COLUMNS, StoreError
 
 #: bookkeeping columns exported to CSV (params / metrics are expanded instead).
 CSV_BOOK = [name for name, _ in BOOK_COLUMNS if name not in ("params", "metrics")]
@@ -69,9 +69,22 @@ def csv_table(rows: list[dict]) -> tuple[list[str], list[list]]:
     return header, records
 
 
-def write_csv(rows: list[dict], path: str) -> tuple[int, int]:
-    """Write every row to ``path`` ("-" = stdout); returns (rows, columns)."""
-    header, records = csv_table(rows)
+def select(rows: list[dict], columns: list[str]) -> tuple[list[str], list[list]]:
+    """(header, records) of the chosen ``columns``: each value from the run's record (metrics), else its
+    options (params), else the bookkeeping columns; StoreError naming the columns that exist."""
+    flat = [{**row, **{k: v for k, v in row["params"].items()},
+             **{k: v for k, v in flatten(row["metrics"]).items() if v is not None}} for row in rows]
+    known = set(KEYS) | set(CSV_BOOK) | {k for f in flat for k in f if k not in ("params", "metrics")}
+    unknown = [c for c in columns if c not in known]
+    if unknown:
+        available = sorted(k for k in known)
+        raise StoreError(f"unknown column {unknown[0]!r}; available: {', '.join(available)}")
+    return list(columns), [[f.get(c) for c in columns] for f in flat]
+
+
+def write_csv(rows: list[dict], path: str, columns: list[str] | None = None) -> tuple[int, int]:
+    """Write every row (all columns, or the chosen ``columns``) to ``path`` ("-" = stdout); (rows, columns)."""
+    header, records = csv_table(rows) if columns is None else select(rows, columns)
     if path == "-":
         writer = csv_module.writer(sys.stdout)
         writer.writerow(header)
@@ -85,6 +98,13 @@ def write_csv(rows: list[dict], path: str) -> tuple[int, int]:
         except OSError as exc:
             raise ValueError(f"cannot write CSV file {path!r}: {exc.strerror}") from None
     return len(records), len(header)
+
+
+def _aligned(cells: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
 
 
 def _cell(value) -> str:
@@ -104,9 +124,13 @@ def _sort_key(value):
     return (2, str(value))
 
 
-def format_rows(rows: list[dict], max_error: int = 60) -> str:
+def format_rows(rows: list[dict], max_error: int = 60, columns: list[str] | None = None) -> str:
     """An aligned text table: the parameters that vary (sorted by them), the main metrics,
-    status (and the error of failed runs); a first line lists the parameters common to all."""
+    status (and the error of failed runs); a first line lists the parameters common to all.
+    With ``columns``, exactly those columns (see :func:`select`), in the order of the rows."""
+    if columns is not None:
+        header, records = select(rows, columns)
+        return _aligned([header] + [[_cell(v) for v in rec] for rec in records])
     params = [r["params"] for r in rows]
     keys = _ordered_union(params, KEYS)
     varying = [k for k in keys if len({json.dumps(p.get(k)) for p in params}) > 1] if len(rows) > 1 else keys
@@ -131,45 +155,3 @@ def format_rows(rows: list[dict], max_error: int = 60) -> str:
         common = ", ".join(f"{k}={params[0].get(k)}" for k in fixed)
         lines.insert(0, f"fixed: {common}")
     return "\n".join(lines)
-
-
-def results_main(db_path, csv=None, where=None) -> int:
-    """``twolayer results DB [--csv FILE] [--where COL=VAL ...]``: print or export the rows.
-
-    Returns 0 (also when no row matches). Raises ValueError (one line) for a missing file,
-    a file that is not a results database, an unknown column or a malformed filter.
-    """
-    filters = _filters(where)
-    with ResultStore(db_path, create=False) as store:
-        rows = store.rows(filters)
-        total = store.count()
-    if csv is not None:
-        n, m = write_csv(rows, csv)
-        if csv != "-":
-            print(f"wrote {n} rows x {m} columns to {csv}")
-        return 0
-    done = sum(r["status"] == "done" for r in rows)
-    matched = f"{len(rows)} of {total} runs match {' and '.join(filters)}" if filters else f"{total} runs"
-    print(f"{db_path}: {matched} ({done} done, {len(rows) - done} failed)")
-    if rows:
-        print(format_rows(rows))
-    return 0
-
-
-def main(argv=None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m twolayer.sweep results", description="Show or export sweep results.")
-    parser.add_argument("db", help="SQLite results database")
-    parser.add_argument("--csv", default=None, help="write every row to this CSV file ('-' = stdout)")
-    parser.add_argument("--where", action="append", default=None, metavar="COL=VAL", help="filter (repeatable, ANDed)")
-    args = parser.parse_args(argv)
-    try:
-        return results_main(args.db, csv=args.csv, where=args.where)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

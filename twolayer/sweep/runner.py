@@ -12,16 +12,13 @@ A run is identified by the hash of its parameters only (:func:`twolayer.sweep.sp
 so several specs may share one database: a run already done under another spec is not
 redone (its row keeps the ``spec_hash`` of the spec that produced it).
 
-Command line (``twolayer sweep`` calls :func:`sweep_main`; this one adds ``--run-fn``)::
-
-    python -m twolayer.sweep run SPEC.toml --out RESULTS.sqlite [--workers K]
-        [--executor local|dask] [--scheduler ADDRESS] [--run-fn MODULE:FUNCTION]
-        [--no-progress] [--skip-failed]
+Command line: ``twolayer sweep SPEC.toml --out RESULTS.sqlite [--workers K] [--executor
+local|dask] [--scheduler ADDRESS] [--run-fn MODULE:FUNCTION] [--no-progress] [--skip-failed]``
+(:mod:`twolayer.cli` prints; this module returns a :class:`SweepReport`).
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
@@ -29,12 +26,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .executors import Executor, check_executor_args, make_executor
+from .executors import Executor, make_executor
 from .spec import SweepSpec, load_spec, run_key
 from .store import ResultStore
 from .train_run import default_run
 
-__all__ = ["SweepReport", "default_run", "resolve_run_fn", "run_sweep", "sweep_main"]
+__all__ = ["SweepReport", "default_run", "resolve_run_fn", "run_sweep"]
 
 
 @dataclass
@@ -177,63 +174,3 @@ def _run(spec, store, run_fn, executor, workers, scheduler, progress, retry_fail
         bar.close()
         report.seconds = time.perf_counter() - start
     return report
-
-
-def sweep_main(spec_path, out, workers=None, executor="local", scheduler=None, progress=True,
-               *, run_fn=None, retry_failed=True) -> int:
-    """``twolayer sweep SPEC --out DB``: run (or resume) a sweep; print what was done.
-
-    Exit status: 0 when every run of the spec is done, 1 when some failed, 130 when
-    interrupted (Ctrl-C). Bad input (spec, executor, workers, database) raises ValueError
-    with a one-line message before any run starts.
-    """
-    spec = load_spec(spec_path)
-    run_fn = resolve_run_fn(run_fn)
-    check_executor_args(executor, workers, scheduler)
-    with ResultStore(out) as store:
-        try:
-            report = run_sweep(spec, store, run_fn=run_fn, executor=executor, workers=workers,
-                               scheduler=scheduler, progress=progress, retry_failed=retry_failed, log=print)
-        except KeyboardInterrupt:
-            statuses = store.statuses()
-            done = sum(statuses.get(run_key(p)) == "done" for p in spec.runs)
-            print(f"interrupted: {done} of {len(spec.runs)} runs done in {out}; "
-                  "run the same command again to finish the sweep", file=sys.stderr)
-            return 130
-        statuses = store.statuses()
-    keys = [run_key(p) for p in spec.runs]
-    done = sum(statuses.get(k) == "done" for k in keys)
-    failed = sum(statuses.get(k) == "failed" for k in keys)
-    if report.submitted:
-        print(f"ran {report.submitted} runs in {report.seconds:.1f} s ({report.done} done, {report.failed} failed); "
-              f"{out} holds {done} of {len(spec.runs)} runs of this sweep done"
-              + (f", {failed} failed (see: twolayer results {out} --where status=failed)" if failed else ""))
-    return 0 if done == len(spec.runs) else 1
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m twolayer.sweep run", description="Run or resume a sweep.")
-    parser.add_argument("spec", help="TOML sweep spec")
-    parser.add_argument("--out", required=True, help="SQLite results database (created if missing)")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
-    parser.add_argument("--executor", choices=["local", "dask"], default="local")
-    parser.add_argument("--scheduler", default=None, help="Dask scheduler address (executor dask)")
-    parser.add_argument("--run-fn", default=None, help="MODULE:FUNCTION (default twolayer.sweep.runner:default_run)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--skip-failed", action="store_true", help="do not retry runs recorded as failed")
-    return parser
-
-
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return sweep_main(args.spec, args.out, workers=args.workers, executor=args.executor,
-                          scheduler=args.scheduler, progress=not args.no_progress,
-                          run_fn=args.run_fn, retry_failed=not args.skip_failed)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,11 +16,17 @@ A spec has up to three tables::
     method = "population"
 
 The runs are the Cartesian product of the grid (keys in the order written, the last key
-varying fastest), each merged over the defaults. Every key must be a ``train`` parameter
-listed in :data:`KEYS` (one table: key -> validator, SQL column type and help text; add a
-key there and the store gets a column for it). Values are normalised by their validator
-(``rate = 1`` becomes ``1.0``, ``activation = "Sign"`` becomes ``"sign"``) before runs are
-hashed, so equal runs always get equal keys.
+varying fastest), each merged over the defaults. Every key must be a run option of
+:data:`twolayer.config.OPTIONS` (the one table the command line and the API read too; add an
+option there and the spec accepts it and the store gets a column for it). Values are
+normalised (``rate = 1`` becomes ``1.0``, ``activation = "Sign"`` becomes ``"sign"``) and
+every run is resolved by :class:`~twolayer.config.RunConfig` (defaults filled in, options
+that do not apply refused) before runs are hashed, so equal runs always get equal keys and
+the store holds the value of every option as run. A data-set run takes ``d`` from its data,
+so one spec can grid over ``data = ["digits", "patches:16"]``.
+
+``save_params`` (an output file) may name the keys that vary, as in
+``save_params = "params-{data}-{rate}.npz"``; it is not part of a run's identity.
 
 Everything is checked before any run starts; the first problem raises :class:`SpecError`
 (a ``ValueError``) whose one-line message names the file, the table and the key.
@@ -31,196 +37,27 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import math
 import os
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+
+from ..config import OPTIONS, RunConfig
 
 
 class SpecError(ValueError):
     """A sweep spec is invalid: the message names the offending key and what is accepted."""
 
 
-# ----------------------------------------------------------------------------- validators
-# Each validator takes a TOML value and returns the normalised value, or raises ValueError
-# with a message that says what is accepted (the caller prefixes the key).
-
-
-def _integer(minimum: int) -> Callable[[Any], int]:
-    def check(value):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"expected an integer >= {minimum}, got {value!r}")
-        if value < minimum:
-            raise ValueError(f"expected an integer >= {minimum}, got {value}")
-        return int(value)
-
-    check.accepts = f"an integer >= {minimum}"
-    return check
-
-
-def _number(value, accepts: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"expected {accepts}, got {value!r}")
-    x = float(value)
-    if not math.isfinite(x):
-        raise ValueError(f"expected {accepts}, got {value!r}")
-    return x
-
-
-def _positive() -> Callable[[Any], float]:
-    def check(value):
-        x = _number(value, "a finite number > 0")
-        if x <= 0:
-            raise ValueError(f"expected a finite number > 0, got {value!r}")
-        return x
-
-    check.accepts = "a number > 0"
-    return check
-
-
-def _open_unit() -> Callable[[Any], float]:
-    def check(value):
-        x = _number(value, "a number strictly between 0 and 1")
-        if not 0.0 < x < 1.0:
-            raise ValueError(f"expected a number strictly between 0 and 1, got {value!r}")
-        return x
-
-    check.accepts = "a number in (0, 1)"
-    return check
-
-
-def _choice(*choices: str) -> Callable[[Any], str]:
-    def check(value):
-        if not isinstance(value, str) or value.strip().lower() not in choices:
-            raise ValueError(f"expected one of {', '.join(choices)}; got {value!r}")
-        return value.strip().lower()
-
-    check.accepts = " | ".join(choices)
-    return check
-
-
-def _boolean() -> Callable[[Any], bool]:
-    def check(value):
-        if not isinstance(value, bool):
-            raise ValueError(f"expected true or false, got {value!r}")
-        return value
-
-    check.accepts = "true | false"
-    return check
-
-
-def _data_spec() -> Callable[[Any], str]:
-    def check(value):
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"expected a non-empty data spec string ({check.accepts}); got {value!r}")
-        try:  # syntax only (kind, patch sizes); files are opened by the run
-            from ..data import parse_spec as parse_data_spec
-        except ImportError:  # pragma: no cover - the data package is part of twolayer
-            return value.strip()
-        parse_data_spec(value)  # DatasetError is a ValueError naming the accepted forms
-        return value.strip()
-
-    check.accepts = 'gaussian, digits, lfw, patches:P[:N], mnist:PATH, ...'
-    return check
-
-
-#: named spectra: name -> accepted form (see :func:`parse_spectrum`).
-NAMED_SPECTRA = {
-    "isotropic": "isotropic (the identity covariance)",
-    "powerlaw": "powerlaw:ALPHA (eigenvalues k^-ALPHA, k = 1..d, ALPHA >= 0)",
-}
-
-
-def parse_spectrum(text: str) -> tuple[str, float | None]:
-    """Split a spectrum string into ``("isotropic", None)``, ``("powerlaw", alpha)`` or ``("file", None)``.
-
-    Raises ``ValueError`` naming the accepted forms. A ``.npy`` path is accepted by its suffix;
-    whether it exists is checked by :func:`_spectrum_spec` (at load time) and by the run.
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"expected {_SPECTRUM_ACCEPTS}; got {text!r}")
-    s = text.strip()
-    if s.lower().endswith(".npy"):
-        return "file", None
-    kind, sep, arg = s.partition(":")
-    kind = kind.strip().lower()
-    if kind == "isotropic" and not sep:
-        return "isotropic", None
-    if kind == "powerlaw" and sep:
-        try:
-            alpha = float(arg)
-        except ValueError:
-            alpha = float("nan")
-        if not math.isfinite(alpha) or alpha < 0:
-            raise ValueError(f"powerlaw:ALPHA needs a finite ALPHA >= 0, got {arg!r} in {text!r}")
-        return "powerlaw", alpha
-    raise ValueError(f"expected {_SPECTRUM_ACCEPTS}; got {text!r}")
-
-
-_SPECTRUM_ACCEPTS = "a .npy file of eigenvalues (or a covariance), or " + " or ".join(NAMED_SPECTRA.values())
-
-
-def _spectrum_spec() -> Callable[[Any], str]:
-    def check(value):
-        kind, alpha = parse_spectrum(value)
-        s = value.strip()
-        if kind == "file" and not os.path.isfile(os.path.expanduser(s)):
-            raise ValueError(
-                f"spectrum file {s!r} not found (paths are relative to the current directory); "
-                f"expected {_SPECTRUM_ACCEPTS}"
-            )
-        if kind == "powerlaw":  # one spelling per exponent: powerlaw:1.0 and powerlaw:1 are one run
-            return f"powerlaw:{int(alpha) if alpha.is_integer() else alpha!r}"
-        return s if kind == "file" else kind
-
-    check.accepts = _SPECTRUM_ACCEPTS
-    return check
-
-
-@dataclass(frozen=True)
-class Key:
-    """One spec key: its validator (value -> normalised value), SQL column type, and help."""
-
-    check: Callable[[Any], Any]
-    sql_type: str
-    help: str
-
-
-#: THE table of accepted keys (spec validation, store columns, README all derive from it).
-KEYS: dict[str, Key] = {
-    "d": Key(_integer(2), "INTEGER", "input dimension"),
-    "rate": Key(_positive(), "REAL", "code rate r = n/d; the run uses n = round(rate * d) (not with n)"),
-    "n": Key(_integer(1), "INTEGER", "code size (not with rate)"),
-    "activation": Key(_choice("sign", "relu", "erf", "tanh", "linear"), "TEXT", "activation sigma"),
-    "data": Key(_data_spec(), "TEXT", "source: gaussian (default) or a data set spec"),
-    "method": Key(_choice("population", "samples"), "TEXT", "exact risk or minibatches"),
-    "parametrization": Key(_choice("optimal-decoder", "untied", "tied"), "TEXT", "decoder parametrisation"),
-    "optimizer": Key(_choice("adam", "sgd", "momentum"), "TEXT", "optimiser"),
-    "lr": Key(_positive(), "REAL", "base learning rate"),
-    "schedule": Key(_choice("constant", "cosine", "exponential"), "TEXT", "learning-rate schedule"),
-    "steps": Key(_integer(1), "INTEGER", "step budget"),
-    "batch_size": Key(_integer(1), "INTEGER", "minibatch size (method samples)"),
-    "tol": Key(_positive(), "REAL", "early-stopping tolerance"),
-    "init": Key(_choice("gaussian", "orthogonal"), "TEXT", "initialisation of B"),
-    "dtype": Key(_choice("float32", "float64"), "TEXT", "training precision"),
-    "seed": Key(_integer(0), "INTEGER", "seed of the initialisation, samples and data split"),
-    "spectrum": Key(_spectrum_spec(), "TEXT", "Gaussian source spectrum: powerlaw:ALPHA, isotropic, or FILE.npy"),
-    "whiten": Key(_choice("none", "pca", "zca"), "TEXT", "data whitening (data sets only)"),
-    "remove_item_mean": Key(_boolean(), "INTEGER", "subtract each item's mean (data sets only)"),
-    "test_fraction": Key(_open_unit(), "REAL", "held-out fraction of a data set"),
-}
-
-#: keys every run must have (after merging grid and defaults).
-REQUIRED = ("d",)
+#: THE table of accepted keys: the run options of :data:`twolayer.config.OPTIONS` (each has
+#: ``check``, ``sql_type`` and ``help``; the store gets one column per key).
+KEYS = OPTIONS
 #: tables a spec may contain, and the keys of [sweep].
 TABLES = ("sweep", "grid", "defaults")
 SWEEP_KEYS = ("name", "description")
 
 
 def accepted_keys() -> str:
-    """``key (accepted values)`` for every key, for error messages."""
+    """Every accepted key, for error messages."""
     return ", ".join(KEYS)
 
 
@@ -230,23 +67,16 @@ def _check_value(key: str, value, where: str, item: str = ""):
     try:
         return KEYS[key].check(value)
     except ValueError as exc:
-        raise SpecError(f"{where}: key {key!r}{item}: {exc}") from None
+        raise SpecError(f"{where}: key {key!r}{item}: {str(exc).removeprefix(key + ': ')}") from None
 
 
-def check_run(params: dict, where: str = "spec") -> None:
-    """Checks across keys of one merged run (rate/n, required keys, n >= 1); raises SpecError."""
-    missing = [k for k in REQUIRED if k not in params]
-    if missing:
-        raise SpecError(f"{where}: key {missing[0]!r} is required (in [grid] or [defaults])")
-    if "rate" in params and "n" in params:
-        raise SpecError(f"{where}: keys 'rate' and 'n' are both given; give one of them (n = round(rate * d))")
-    if "rate" not in params and "n" not in params:
-        raise SpecError(f"{where}: key 'rate' or 'n' is required (in [grid] or [defaults])")
-    if "rate" in params and round(params["rate"] * params["d"]) < 1:
-        raise SpecError(
-            f"{where}: key 'rate': rate = {params['rate']:g} with d = {params['d']} gives "
-            f"n = round(rate * d) = 0; need rate > {0.5 / params['d']:g}"
-        )
+def resolve_run(params: dict, where: str = "spec") -> dict:
+    """One merged run -> its resolved options (:class:`~twolayer.config.RunConfig`); raises SpecError."""
+    try:
+        return RunConfig.from_dict(params, where).to_dict()
+    except ValueError as exc:
+        message = str(exc)
+        raise SpecError(message if message.startswith(where) else f"{where}: {message}") from None
 
 
 # ----------------------------------------------------------------------------- hashing
@@ -256,8 +86,17 @@ def canonical_json(obj) -> str:
 
 
 def run_key(params: dict) -> str:
-    """sha256 (hex) of the canonical JSON of one run's parameters: its identity in the store."""
-    return hashlib.sha256(canonical_json(params).encode()).hexdigest()
+    """sha256 (hex) of the canonical JSON of one run's parameters: its identity in the store.
+
+    Output-only options (``save_params``: where the same run is written) are left out.
+    """
+    identity = {k: v for k, v in params.items() if k not in OPTIONS or OPTIONS[k].identity}
+    return hashlib.sha256(canonical_json(identity).encode()).hexdigest()
+
+
+def runs_hash(runs: list) -> str:
+    """sha256 of the canonical JSON of an expanded runs list (order included): a spec's identity."""
+    return hashlib.sha256(canonical_json(runs).encode()).hexdigest()
 
 
 # ----------------------------------------------------------------------------- the spec
@@ -284,8 +123,7 @@ class SweepSpec:
             params.update(zip(keys, values))
             runs.append(params)
         object.__setattr__(self, "runs", runs)
-        # sha256 of the canonical JSON of the expanded runs list (order included)
-        object.__setattr__(self, "hash", hashlib.sha256(canonical_json(runs).encode()).hexdigest())
+        object.__setattr__(self, "hash", runs_hash(runs))
 
     def __len__(self) -> int:
         return len(self.runs)
@@ -347,8 +185,13 @@ def spec_from_dict(doc: dict, source: str = "<dict>") -> SweepSpec:
         description=meta.get("description", ""),
         source=source,
     )
-    for params in spec.runs:
-        check_run(params, source)
+    runs = [resolve_run(params, source) for params in spec.runs]
+    saves = [p["save_params"] for p in runs if p["save_params"] is not None]
+    if len(saves) > 1 and len({p.format_map(r) for p, r in zip(saves, runs)}) < len(saves):
+        raise SpecError(f"{source}: key 'save_params': several runs would write the same file {saves[0]!r}; "
+                        "name the file after the keys that vary, e.g. \"params-{rate}-{seed}.npz\"")
+    object.__setattr__(spec, "runs", runs)
+    object.__setattr__(spec, "hash", runs_hash(runs))
     return spec
 
 

@@ -24,6 +24,20 @@ def sandwich(B, cov=None):
     Backward pass, cotangents (H, D) of (K, B Sigma): dB = (H + H^T) B Sigma + D Sigma and
     dSigma = B^T (H B + D) -- one product for K where autodiff of ``B @ cov @ B.T`` makes
     two, and B Sigma computed once for both outputs.
+
+    Parameters
+    ----------
+    B : jax.Array
+        n x d matrix.
+    cov : jax.Array, optional
+        Symmetric d x d matrix Sigma; None (default) is Sigma = I.
+
+    Returns
+    -------
+    K : jax.Array
+        n x n matrix B Sigma B^T.
+    BS : jax.Array
+        n x d matrix B Sigma (``B`` itself when ``cov`` is None).
     """
     return _sandwich_fwd(B, cov)[0]
 
@@ -46,12 +60,38 @@ sandwich.defvjp(_sandwich_fwd, _sandwich_bwd)
 
 
 def gram(B, cov=None):
-    """K = B Sigma B^T with the one-product backward pass of :func:`sandwich`."""
+    """K = B Sigma B^T with the one-product backward pass of :func:`sandwich`.
+
+    Parameters
+    ----------
+    B : jax.Array
+        n x d matrix.
+    cov : jax.Array, optional
+        Symmetric d x d matrix Sigma; None (default) is Sigma = I.
+
+    Returns
+    -------
+    jax.Array
+        n x n matrix K.
+    """
     return sandwich(B, cov)[0]
 
 
 def psd_solve(M, R):
-    """M^{-1} R for symmetric positive (semi)definite M: Cholesky, or LU where Cholesky fails."""
+    """M^{-1} R for symmetric positive (semi)definite M: Cholesky, or LU where Cholesky fails.
+
+    Parameters
+    ----------
+    M : jax.Array
+        n x n symmetric matrix.
+    R : jax.Array
+        n x k right-hand side.
+
+    Returns
+    -------
+    jax.Array
+        n x k solution X of M X = R.
+    """
     factor, lower = cho_factor(M, lower=True)
     ok = jnp.all(jnp.isfinite(jnp.diagonal(factor)))
     return jax.lax.cond(ok, lambda: cho_solve((factor, lower), R), lambda: jnp.linalg.solve(M, R))

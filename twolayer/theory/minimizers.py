@@ -27,7 +27,31 @@ from .risk import optimal_decoder
 
 
 def orthonormal_rows(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
-    """A Haar-random n x d matrix with orthonormal rows (n <= d)."""
+    """A Haar-random n x d matrix with orthonormal rows (n <= d).
+
+    Parameters
+    ----------
+    n, d : int
+        Number of rows and columns, n <= d.
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    ndarray
+        n x d float64 matrix B with B B^T = I.
+
+    Raises
+    ------
+    ValueError
+        If n > d.
+
+    Examples
+    --------
+    >>> B = orthonormal_rows(2, 3, np.random.default_rng(0))
+    >>> bool(np.allclose(B @ B.T, np.eye(2)))
+    True
+    """
     if n > d:
         raise ValueError(f"orthonormal rows need n <= d, got n = {n}, d = {d}")
     Q, R = np.linalg.qr(rng.standard_normal((d, n)))
@@ -47,6 +71,31 @@ def equal_norm_frame(
     Alternating projections: V <- polar(Y D^{1/2}) D^{1/2} (nearest matrix with V^T V = D),
     then rows normalised; stops when ||V^T V - D||_max < tol. The eigenvalues must be >= 0
     and sum to n (the trace of V^T V equals the sum of the squared row norms).
+
+    Parameters
+    ----------
+    n : int
+        Number of rows (unit-norm frame vectors).
+    frame_eigenvalues : array_like
+        The k diagonal entries of D = V^T V, each >= 0, summing to n, with k <= n.
+    rng : numpy.random.Generator
+        Seeds the Gaussian start.
+    tol : float, optional
+        Stopping tolerance on ||V^T V - D||_max (default 1e-10).
+    max_iter : int, optional
+        Maximum number of alternating-projection steps (default 20000).
+
+    Returns
+    -------
+    ndarray
+        n x k float64 matrix V with unit rows and V^T V = D within ``tol``.
+
+    Raises
+    ------
+    ValueError
+        If an eigenvalue is negative, they do not sum to n, or k > n.
+    RuntimeError
+        If the iteration has not converged after ``max_iter`` steps.
     """
     m = np.asarray(frame_eigenvalues, dtype=np.float64)
     if np.any(m < 0) or not np.isclose(m.sum(), n, rtol=1e-9):
@@ -68,7 +117,35 @@ def equal_norm_frame(
 
 
 def tight_frame(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
-    """A random unit-norm tight frame: n x d, unit rows, B^T B = (n/d) I (n >= d)."""
+    """A random unit-norm tight frame: n x d, unit rows, B^T B = (n/d) I (n >= d).
+
+    The sign minimizer of the isotropic risk for r = n/d > 1.
+
+    Parameters
+    ----------
+    n, d : int
+        Number of rows and columns, n >= d.
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    ndarray
+        n x d float64 matrix with unit rows and B^T B = (n/d) I (orthonormal rows if n = d).
+
+    Raises
+    ------
+    ValueError
+        If n < d.
+    RuntimeError
+        If the underlying :func:`equal_norm_frame` does not converge.
+
+    References
+    ----------
+    .. [1] A. Shevchenko, K. Kögler, H. Hassani and M. Mondelli, "Fundamental limits of
+       two-layer autoencoders, and achieving them with gradient methods", ICML 2023
+       (PMLR 202), arXiv:2212.13468.
+    """
     if n < d:
         raise ValueError(f"a tight frame needs n >= d, got n = {n}, d = {d}")
     if n == d:
@@ -81,6 +158,47 @@ def minimizer(d, n, *, activation="sign", cov=None, seed=0):
     """(A, B) minimising the population risk (in the proportional limit), with A = A*(B).
 
     See the module docstring for the construction per activation. Deterministic in ``seed``.
+
+    Parameters
+    ----------
+    d : int
+        Input dimension, >= 1.
+    n : int
+        Code size (number of neurons), >= 1.
+    activation : str, Activation or callable, optional
+        ``"sign"`` (default), ``"linear"`` or ``"relu"`` (relu needs n >= 2d).
+    cov : array_like, optional
+        d x d source covariance (symmetric PSD); None (default) is Sigma = I.
+    seed : int, optional
+        Seed of ``numpy.random.default_rng`` (default 0).
+
+    Returns
+    -------
+    A : ndarray
+        d x n optimal decoder A*(B) (:func:`~twolayer.theory.risk.optimal_decoder`).
+    B : ndarray
+        n x d encoder.
+
+    Raises
+    ------
+    ValueError
+        If d, n or ``cov`` is invalid, for relu with n < 2d, or for an activation with no
+        closed-form minimizer (erf, tanh, callables).
+
+    References
+    ----------
+    .. [1] A. Shevchenko, K. Kögler, H. Hassani and M. Mondelli, "Fundamental limits of
+       two-layer autoencoders, and achieving them with gradient methods", ICML 2023
+       (PMLR 202), arXiv:2212.13468.
+
+    Examples
+    --------
+    >>> A, B = minimizer(8, 4)  # sign, r = 1/2: orthonormal rows
+    >>> A.shape, B.shape
+    ((8, 4), (4, 8))
+    >>> from twolayer.theory.risk import population_risk
+    >>> round(population_risk(B, A), 6)  # 1 - 2r/pi
+    0.68169
     """
     d = as_size(d, "d (input dimension)")
     n = as_size(n, "n (code size)")

@@ -33,7 +33,30 @@ from .sign_risk import sign_risk
 
 
 def code_moments(B, cov, activation, xp=np):
-    """Return (C, M, tr Sigma) for encoder ``B`` (n x d) and covariance ``cov`` (None = I)."""
+    """Return (C, M, tr Sigma) for encoder ``B`` (n x d) and covariance ``cov`` (None = I).
+
+    No input checks: the public functions validate first.
+
+    Parameters
+    ----------
+    B : array
+        n x d encoder (NumPy or JAX array, matching ``xp``).
+    cov : array or None
+        d x d source covariance; None is Sigma = I.
+    activation : Activation
+        An :class:`~twolayer.activations.Activation` instance (not a name).
+    xp : module, optional
+        Array namespace, ``numpy`` (default) or ``jax.numpy``.
+
+    Returns
+    -------
+    C : array
+        d x n matrix E[x sigma(Bx)^T].
+    M : array
+        n x n kernel E[sigma(Bx) sigma(Bx)^T].
+    trace : int, float or array
+        tr Sigma (d when ``cov`` is None).
+    """
     if xp is np:
         BS = B if cov is None else B @ cov
         K = BS @ B.T
@@ -81,7 +104,35 @@ def _solve_psd(M, rhs):
 
 
 def optimal_decoder(B, *, activation="sign", cov=None) -> np.ndarray:
-    """A*(B) = C M^{-1}: the decoder minimising the exact population risk for fixed B (d x n)."""
+    """A*(B) = C M^{-1}: the decoder minimising the exact population risk for fixed B (d x n).
+
+    M^+ (minimum-norm solution) replaces M^{-1} when M is singular or badly conditioned.
+
+    Parameters
+    ----------
+    B : array_like
+        n x d encoder, finite, each row with non-zero variance under the source.
+    activation : str, Activation or callable, optional
+        Anything :func:`~twolayer.activations.get_activation` accepts (default ``"sign"``).
+    cov : array_like, optional
+        d x d source covariance (symmetric PSD); None (default) is Sigma = I.
+
+    Returns
+    -------
+    ndarray
+        The d x n float64 decoder A*(B).
+
+    Raises
+    ------
+    ValueError
+        If ``B`` or ``cov`` is invalid, a row of B has zero variance under the source, or
+        ``activation`` is unknown.
+
+    Examples
+    --------
+    >>> optimal_decoder(np.eye(2, 4)).shape
+    (4, 2)
+    """
     act, B, _, cov = _check_inputs(B, None, activation, cov)
     C, M, _ = code_moments(B, cov, act)
     return _solve_psd(M, C.T).T
@@ -92,6 +143,44 @@ def population_risk(B, A=None, *, activation="sign", cov=None) -> float:
 
     ``A=None`` uses the optimal decoder, R(B) = 1 - tr(C M^{-1} C^T) / tr Sigma.
     ``cov=None`` is the isotropic source Sigma = I.
+
+    Parameters
+    ----------
+    B : array_like
+        n x d encoder, finite, each row with non-zero variance under the source.
+    A : array_like, optional
+        d x n decoder; None (default) uses the optimal decoder A*(B).
+    activation : str, Activation or callable, optional
+        Anything :func:`~twolayer.activations.get_activation` accepts (default ``"sign"``).
+    cov : array_like, optional
+        d x d source covariance (symmetric PSD); None (default) is Sigma = I.
+
+    Returns
+    -------
+    float
+        The normalised risk (>= 0; 1 for the zero decoder).
+
+    Raises
+    ------
+    ValueError
+        If ``B``, ``A`` or ``cov`` is invalid or of the wrong shape, a row of B has zero
+        variance under the source, or ``activation`` is unknown.
+
+    References
+    ----------
+    .. [1] W. F. Sheppard, "On the application of the theory of error to cases of normal
+       distribution and normal correlation", Phil. Trans. R. Soc. A 192 (1899): the
+       arcsine law E[sign(u) sign(v)] = (2/pi) arcsin(rho) behind M for sign.
+    .. [2] A. Shevchenko, K. Kögler, H. Hassani and M. Mondelli, "Fundamental limits of
+       two-layer autoencoders, and achieving them with gradient methods", ICML 2023
+       (PMLR 202), arXiv:2212.13468.
+
+    Examples
+    --------
+    >>> round(population_risk(np.eye(2, 4)), 6)  # sign, orthonormal rows: 1 - 2(n/d)/pi
+    0.68169
+    >>> round(population_risk(np.eye(2, 4), activation="linear"), 6)  # PCA: 1 - n/d
+    0.5
     """
     act, B, A, cov = _check_inputs(B, A, activation, cov)
     C, M, trace = code_moments(B, cov, act)
@@ -104,7 +193,32 @@ def population_risk(B, A=None, *, activation="sign", cov=None) -> float:
 
 # ----------------------------------------------------------------------------- JAX versions
 def risk_jax(B, A, *, activation="sign", cov=None):
-    """Differentiable R(A, B) (JAX). ``activation`` must be static under ``jax.jit``."""
+    """Differentiable R(A, B) (JAX). ``activation`` must be static under ``jax.jit``.
+
+    No input checks (the inputs may be tracers); see :func:`population_risk` for the
+    validated float64 version.
+
+    Parameters
+    ----------
+    B : jax.Array
+        n x d encoder.
+    A : jax.Array
+        d x n decoder.
+    activation : str, Activation or callable, optional
+        Anything :func:`~twolayer.activations.get_activation` accepts (default ``"sign"``).
+    cov : jax.Array, optional
+        d x d source covariance; None (default) is Sigma = I.
+
+    Returns
+    -------
+    jax.Array
+        Scalar normalised risk, in the dtype of the inputs.
+
+    Raises
+    ------
+    ValueError
+        If ``activation`` is unknown.
+    """
     act = get_activation(activation)
     C, M, trace = code_moments(B, cov, act, jnp)
     return (trace - 2.0 * jnp.sum(A * C) + jnp.sum((A @ M) * A)) / trace
@@ -119,6 +233,27 @@ def optimal_decoder_risk_jax(B, *, activation="sign", cov=None, jitter=0.0):
     Cholesky fails) and only the explicit dependence on B is differentiated, through
     R = (tr Sigma - 2 <A, C> + <G, M>) / tr Sigma: no derivative through a factorisation.
     For sign with Sigma = I the gradient is closed-form (:func:`.sign_risk.sign_risk`).
+
+    Parameters
+    ----------
+    B : jax.Array
+        n x d encoder.
+    activation : str, Activation or callable, optional
+        Anything :func:`~twolayer.activations.get_activation` accepts (default ``"sign"``).
+    cov : jax.Array, optional
+        d x d source covariance; None (default) is Sigma = I.
+    jitter : float, optional
+        Added to the diagonal of M before the solve (default 0.0).
+
+    Returns
+    -------
+    jax.Array
+        Scalar normalised risk R(B), in the dtype of the inputs.
+
+    Raises
+    ------
+    ValueError
+        If ``activation`` is unknown.
     """
     act = get_activation(activation)
     if isinstance(act, Sign) and cov is None:
@@ -132,7 +267,27 @@ def optimal_decoder_risk_jax(B, *, activation="sign", cov=None, jitter=0.0):
 
 
 def optimal_decoder_jax(B, *, activation="sign", cov=None):
-    """A*(B) = C M^{-1} in JAX (Cholesky solve; LU where Cholesky fails)."""
+    """A*(B) = C M^{-1} in JAX (Cholesky solve; LU where Cholesky fails).
+
+    Parameters
+    ----------
+    B : jax.Array
+        n x d encoder.
+    activation : str, Activation or callable, optional
+        Anything :func:`~twolayer.activations.get_activation` accepts (default ``"sign"``).
+    cov : jax.Array, optional
+        d x d source covariance; None (default) is Sigma = I.
+
+    Returns
+    -------
+    jax.Array
+        The d x n decoder.
+
+    Raises
+    ------
+    ValueError
+        If ``activation`` is unknown.
+    """
     act = get_activation(activation)
     C, M, _ = code_moments(B, cov, act, jnp)
     return psd_solve(M, C.T).T

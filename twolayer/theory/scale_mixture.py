@@ -46,6 +46,28 @@ def mixture_risk(gaussian_risk, kappa):
     ``gaussian_risk`` in [0, 1] is the normalised risk of the encoder on the Gaussian part
     (with its optimal decoder), ``kappa = (E s)^2 / E s^2`` in (0, 1]. Arrays broadcast;
     scalars give a float. Exact for any degree-0 homogeneous activation (sign).
+
+    Parameters
+    ----------
+    gaussian_risk : float or array_like
+        Normalised Gaussian risk(s) R_gauss, each in [0, 1].
+    kappa : float or array_like
+        (E s)^2 / E s^2, each in (0, 1].
+
+    Returns
+    -------
+    float or ndarray
+        R = 1 - kappa (1 - R_gauss), a float when the broadcast result is a scalar.
+
+    Raises
+    ------
+    ValueError
+        If a risk is outside [0, 1] or a kappa outside (0, 1] (or either is not finite).
+
+    Examples
+    --------
+    >>> mixture_risk(0.5, 0.5)
+    0.75
     """
     r = np.asarray(gaussian_risk, dtype=np.float64)
     k = np.asarray(kappa, dtype=np.float64)
@@ -61,6 +83,30 @@ def kappa_of_scales(scales, weights=None) -> float:
     r"""kappa = (E s)^2 / E s^2 for a discrete scale law (values, optional weights) or a sample.
 
     For example ``kappa_of_scales([0.5, 2])`` = 1.25^2 / 2.125 = 0.7353 (s uniform on {0.5, 2}).
+
+    Parameters
+    ----------
+    scales : array_like
+        Values (or samples) of s, finite and > 0; flattened.
+    weights : array_like, optional
+        Probabilities of the values (>= 0, not all zero, normalised here); None (default)
+        gives every value the same weight.
+
+    Returns
+    -------
+    float
+        kappa in (0, 1] (rounding above 1 is clipped).
+
+    Raises
+    ------
+    ValueError
+        If ``scales`` is empty or has a non-finite or non-positive value, or ``weights``
+        is invalid or has another shape.
+
+    Examples
+    --------
+    >>> round(kappa_of_scales([0.5, 2]), 4)
+    0.7353
     """
     s = np.asarray(scales, dtype=np.float64).ravel()
     if s.size == 0 or not np.all(np.isfinite(s)) or np.any(s <= 0.0):
@@ -90,6 +136,26 @@ def expected_gaussian_norm(spectrum) -> float:
     1 - P is evaluated as -expm1(-1/2 sum log1p(2 t lambda_j)) to keep full precision at
     small t. Relative error against the isotropic closed form sqrt(2) Gamma((d+1)/2) /
     Gamma(d/2): ~1e-13 up to d = 100, ~1e-11 at d = 1e5. Zero eigenvalues are allowed.
+
+    Parameters
+    ----------
+    spectrum : array_like
+        Variances lambda_j (finite, >= 0, positive sum).
+
+    Returns
+    -------
+    float
+        E||g||.
+
+    Raises
+    ------
+    ValueError
+        If ``spectrum`` is invalid.
+
+    Examples
+    --------
+    >>> round(expected_gaussian_norm([1.0]), 6)  # E|g| = sqrt(2/pi)
+    0.797885
     """
     lam = as_spectrum(spectrum)
     tau = float(lam.sum())
@@ -113,13 +179,6 @@ def expected_gaussian_norm(spectrum) -> float:
     i_low += 2.0 * math.exp(-0.5 * cut)
     i_high = sum(integrate.quad(high, a, b, **opts)[0] for a, b in ((0.0, 20.0), (20.0, cut)))
     return math.sqrt(tau) * (i_low + 2.0 - i_high) / (2.0 * math.sqrt(math.pi))
-
-
-def isotropic_gaussian_norm(d: int, variance: float = 1.0) -> float:
-    """Closed form E||g|| = sqrt(2 variance) Gamma((d+1)/2) / Gamma(d/2) for g ~ N(0, variance I_d)."""
-    from scipy.special import gammaln
-
-    return math.sqrt(2.0 * variance) * math.exp(gammaln((d + 1) / 2.0) - gammaln(d / 2.0))
 
 
 def _spectrum_of(X: np.ndarray) -> np.ndarray:
@@ -151,6 +210,33 @@ def estimate_kappa(
     stderr from the delta method on (m, q) (gradient (2m/q, -m^2/q^2) times the sample
     covariance of (a_i, b_i) over N), of the unclipped estimate; the uncertainty of the
     covariance shape, which enters rho, is neglected (its bias is O(1/N)).
+
+    Parameters
+    ----------
+    X : array_like
+        N x d samples, one per row, N >= 2, finite, not all zero.
+    spectrum : array_like, optional
+        d eigenvalues fixing the shape of Sigma_g; None (default) uses the eigenvalues of
+        X^T X / N.
+    return_stderr : bool, optional
+        Also return the delta-method standard error (default False).
+    center : bool, optional
+        Subtract the sample mean first (default False).
+    clip : bool, optional
+        Clip the estimate to at most 1 (default True).
+
+    Returns
+    -------
+    kappa : float
+        The estimate of kappa.
+    stderr : float
+        Its standard error, only when ``return_stderr`` is True.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not a finite 2-D array, has fewer than 2 rows or is all zeros, or
+        ``spectrum`` is invalid or does not have d values.
     """
     X = as_matrix(X, "X")
     n, d = X.shape

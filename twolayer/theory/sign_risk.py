@@ -40,7 +40,30 @@ _SLOPE = math.sqrt(2.0 / math.pi)  # E[g sign(g)]
 def sign_risk(B, jitter=0.0):
     """R(B) = 1 - tr(C M^{-1} C^T)/d for sign, Sigma = I, optimal decoder (M + jitter I solved).
 
-    ``jitter`` (a Python float) regularises the solve and is not differentiated."""
+    ``jitter`` (a Python float) regularises the solve and is not differentiated.
+    Differentiable in ``B`` with the closed-form gradient of the module docstring.
+
+    Parameters
+    ----------
+    B : jax.Array
+        n x d encoder with non-zero rows (only their directions matter).
+    jitter : float, optional
+        Added to the diagonal of M (default 0.0); a static argument.
+
+    Returns
+    -------
+    jax.Array
+        Scalar normalised risk, in the dtype of ``B``.
+
+    References
+    ----------
+    .. [1] W. F. Sheppard, "On the application of the theory of error to cases of normal
+       distribution and normal correlation", Phil. Trans. R. Soc. A 192 (1899): the
+       arcsine law M = (2/pi) arcsin(Q).
+    .. [2] A. Shevchenko, K. Kögler, H. Hassani and M. Mondelli, "Fundamental limits of
+       two-layer autoencoders, and achieving them with gradient methods", ICML 2023
+       (PMLR 202), arXiv:2212.13468.
+    """
     return _forward(B, jitter)[0]
 
 

@@ -1,0 +1,471 @@
+r"""The run configuration: ONE table of options, read by the CLI, the sweep specs, the figures and the API.
+
+A run of ``twolayer train`` (one autoencoder trained at one size and compared with the
+theory) is described by a :class:`RunConfig`. Its fields, their types, defaults, accepted
+values and help texts come from :data:`OPTIONS`, built from the library's own constants
+(activations, methods, optimisers, schedules, data kinds). From that table:
+
+* ``twolayer train`` gets one flag per option (``batch_size`` -> ``--batch-size``,
+  booleans as ``--flag`` / ``--no-flag``), with its default and help (:func:`add_arguments`);
+* a sweep spec accepts every option as a key of ``[grid]`` or ``[defaults]``, and the results
+  store gets one column per option (:mod:`twolayer.sweep`);
+* the Python API takes the same names: ``RunConfig(d=64, rate=0.5)``, then
+  :func:`twolayer.run` (``run(config) -> record``).
+
+So a new option is added here once. Example:
+
+>>> from twolayer.config import RunConfig
+>>> cfg = RunConfig(rate=0.5)
+>>> cfg.d, cfg.n, cfg.method, cfg.optimizer, cfg.batch_size
+(256, 128, 'population', 'sgd', None)
+>>> RunConfig(data="digits", rate=0.25).method
+'samples'
+>>> RunConfig(rate=0.5, optimizer="lbfgs")
+Traceback (most recent call last):
+ValueError: optimizer: expected one of sgd, momentum, adam; got 'lbfgs'
+
+Defaults that depend on other options are resolved when the configuration is built (and
+stored resolved): ``method`` (population for the Gaussian source, samples for a data set),
+``parametrization``, ``optimizer`` and ``schedule`` (per method), ``d`` (256 for the Gaussian
+source; a data set's own dimension, so None until the data is read). Options that do not
+apply to the run's source (``spectrum`` for a data set, ``whiten`` for the Gaussian source,
+``batch_size`` for the population method, ...) are refused when given, and None otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .activations import ACTIVATIONS
+from .simulations.model import INITS, PARAMETRIZATIONS
+from .simulations.optim import DEFAULT_OPTIMIZER, DEFAULT_SCHEDULE, OPTIMIZERS, SCHEDULES
+from .simulations.training import DTYPES, METHODS
+
+#: default input dimension of the Gaussian source.
+DEFAULT_D = 256
+
+
+# ----------------------------------------------------------------------------- value kinds
+# Each kind turns a Python/TOML value (``check``) or a command-line string (``from_text``) into
+# the normalised value, or raises ValueError saying what is accepted.
+@dataclass(frozen=True)
+class Integer:
+    minimum: int
+
+    @property
+    def accepts(self) -> str:
+        return f"an integer >= {self.minimum}"
+
+    def check(self, value):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"expected {self.accepts}, got {value!r}")
+        if value < self.minimum:
+            raise ValueError(f"expected {self.accepts}, got {value!r}")
+        return int(value)
+
+    def from_text(self, text: str):
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"expected {self.accepts}, got {text!r}") from None
+        return self.check(value)
+
+
+@dataclass(frozen=True)
+class Number:
+    low: float = 0.0
+    high: float = math.inf  # exclusive bounds: (low, high)
+
+    @property
+    def accepts(self) -> str:
+        if math.isinf(self.high):
+            return f"a finite number > {self.low:g}"
+        return f"a number strictly between {self.low:g} and {self.high:g}"
+
+    def check(self, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"expected {self.accepts}, got {value!r}")
+        x = float(value)
+        if not (math.isfinite(x) and self.low < x < self.high):
+            raise ValueError(f"expected {self.accepts}, got {value!r}")
+        return x
+
+    def from_text(self, text: str):
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"expected {self.accepts}, got {text!r}") from None
+        return self.check(value)
+
+
+@dataclass(frozen=True)
+class Choice:
+    choices: tuple
+
+    @property
+    def accepts(self) -> str:
+        return "one of " + ", ".join(self.choices)
+
+    def check(self, value):
+        if not isinstance(value, str) or value.strip().lower() not in self.choices:
+            raise ValueError(f"expected {self.accepts}; got {value!r}")
+        return value.strip().lower()
+
+    from_text = check
+
+
+@dataclass(frozen=True)
+class Boolean:
+    accepts = "true or false"
+
+    def check(self, value):
+        if not isinstance(value, bool):
+            raise ValueError(f"expected true or false, got {value!r}")
+        return value
+
+    def from_text(self, text: str):
+        low = text.strip().lower()
+        if low in ("true", "yes", "1"):
+            return True
+        if low in ("false", "no", "0"):
+            return False
+        raise ValueError(f"expected true or false, got {text!r}")
+
+
+@dataclass(frozen=True)
+class Text:
+    """A string checked by ``normalise`` (str -> str, raising ValueError)."""
+
+    accepts: str
+    normalise: Callable[[str], str]
+
+    def check(self, value):
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"expected {self.accepts}; got {value!r}")
+        return self.normalise(value.strip())
+
+    from_text = check
+
+
+def _data_spec(text: str) -> str:
+    from .data.specs import parse_spec
+
+    parse_spec(text)  # syntax only (kind, patch sizes); files are opened by the run
+    return text
+
+
+def _spectrum(text: str) -> str:
+    from .spectra import normalise_spectrum
+
+    return normalise_spectrum(text)
+
+
+def _output_path(text: str) -> str:
+    import string
+
+    if not text.lower().endswith(".npz"):
+        raise ValueError(f"expected a file name ending in .npz, got {text!r}")
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: {exc} (write {{{{ and }}}} for literal braces)") from None
+    unknown = [f for f in fields if f not in OPTIONS]
+    if unknown:
+        raise ValueError(f"{text!r} names {{{unknown[0]}}}, which is not an option; placeholders are option names "
+                         "such as {rate} or {seed}")
+    return text
+
+
+def _data_kinds() -> str:
+    from .data.specs import SPEC_KINDS
+
+    return ", ".join(v.split(" ")[0] for v in SPEC_KINDS.values())
+
+
+# ----------------------------------------------------------------------------- the table
+@dataclass(frozen=True)
+class Option:
+    """One run option: ``name`` (Python, spec key, SQL column; ``--name-with-dashes`` on the command
+    line), its value ``kind``, ``default``, ``help``, the ``group`` it is listed under, which
+    sources it ``applies`` to ("all", "gaussian", "data") and whether it is part of the run's
+    ``identity`` (False for output-only options: the same run written to another file)."""
+
+    name: str
+    kind: Any
+    default: Any
+    help: str
+    group: str
+    applies: str = "all"  # or "gaussian", "data", "samples" (method samples only)
+    identity: bool = True
+    default_text: str | None = None  # for defaults resolved from other options
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def sql_type(self) -> str:
+        return {Integer: "INTEGER", Number: "REAL", Boolean: "INTEGER"}.get(type(self.kind), "TEXT")
+
+    @property
+    def accepts(self) -> str:
+        return self.kind.accepts
+
+    def describe_default(self) -> str:
+        if self.default_text is not None:
+            return self.default_text
+        return "none" if self.default is None else str(self.default).lower() if isinstance(self.default, bool) else str(self.default)
+
+    def check(self, value):
+        """The normalised value (None stays None), or ValueError naming the option."""
+        if value is None:
+            return None
+        try:
+            return self.kind.check(value)
+        except ValueError as exc:
+            raise ValueError(f"{self.name}: {exc}") from None
+
+
+#: option groups, in the order the command line lists them.
+GROUPS = {
+    "size": "size (give --rate or --n)",
+    "source": "source",
+    "model": "model",
+    "training": "training",
+    "data": "data sets (with --data SPEC)",
+    "output": "output",
+}
+
+_OPTIONS = [
+    # -- size
+    Option("d", Integer(2), None, "input dimension", "size",
+           default_text=f"{DEFAULT_D} for gaussian; a data set's own dimension"),
+    Option("rate", Number(), None, "rate r = n/d; the run uses n = round(r d)", "size"),
+    Option("n", Integer(1), None, "code size n (instead of rate)", "size"),
+    # -- source
+    Option("data", Text("gaussian or a data set spec", _data_spec), "gaussian",
+           "source: gaussian, or a data set (digits, patches:P[:N], lfw, mnist:PATH, npz:PATH[:KEY], ...)", "source"),
+    Option("spectrum", Text("isotropic, powerlaw:ALPHA or FILE.npy", _spectrum), None,
+           "Gaussian source spectrum: isotropic, powerlaw:ALPHA, or a .npy file of eigenvalues or a covariance",
+           "source", applies="gaussian", default_text="isotropic"),
+    # -- model
+    Option("activation", Choice(tuple(ACTIVATIONS)), "sign", "activation sigma of the code", "model"),
+    Option("parametrization", Choice(PARAMETRIZATIONS), None, "decoder parametrisation", "model",
+           default_text="optimal-decoder for population, untied for samples"),
+    Option("init", Choice(INITS), "gaussian", "initialisation of the encoder B", "model"),
+    # -- training
+    Option("method", Choice(METHODS), None,
+           "population: gradient descent on the exact Gaussian risk; samples: minibatches", "training",
+           default_text="population for gaussian, samples for a data set"),
+    Option("optimizer", Choice(OPTIMIZERS), None, "optimiser", "training",
+           default_text="sgd for population, adam for samples"),
+    Option("lr", Number(), None, "base learning rate", "training",
+           default_text="per method and optimizer (the record gives it)"),
+    Option("schedule", Choice(SCHEDULES), None, "learning-rate schedule", "training",
+           default_text="constant for population, cosine for samples"),
+    Option("steps", Integer(1), 2000, "step budget", "training"),
+    Option("batch_size", Integer(1), 256, "minibatch size", "training", applies="samples"),
+    Option("tol", Number(), None, "stop when the relative improvement over 100 steps falls below this", "training",
+           applies="gaussian"),
+    Option("dtype", Choice(DTYPES), "float32", "training precision", "training"),
+    Option("seed", Integer(0), 0, "seed of the initialisation, the samples and the data split", "training"),
+    # -- data sets
+    Option("remove_item_mean", Boolean(), False, "subtract each item's own mean (image DC)", "data", applies="data"),
+    Option("contrast_normalize", Boolean(), False, "divide each item by its own standard deviation", "data",
+           applies="data"),
+    Option("whiten", Choice(("none", "pca", "zca")), "none", "whitening (statistics from the training rows)", "data",
+           applies="data"),
+    Option("test_fraction", Number(0.0, 1.0), 0.2, "held-out fraction of the data set", "data", applies="data"),
+    Option("max_items", Integer(1), None, "use at most this many items of the data set", "data", applies="data",
+           default_text="all"),
+    Option("controls", Boolean(), True,
+           "run the controls (Gaussian twin, theory encoder): 70-80% of a data run's time", "data", applies="data"),
+    Option("theory_steps", Integer(1), None, "population steps of the theory encoder (control)", "data",
+           applies="data", default_text="steps"),
+    # -- output
+    Option("record_spectrum", Boolean(), False, "list the source's eigenvalues in the record", "output"),
+    Option("save_params", Text("a file name ending in .npz", _output_path), None,
+           "save the trained A, B, the start B0 and the record to this .npz file ({rate}, {seed}, ...: "
+           "the run's options)", "output", identity=False),
+]
+
+#: THE table: option name -> :class:`Option`.
+OPTIONS: dict[str, Option] = {o.name: o for o in _OPTIONS}
+
+
+def code_size(rate: float, d: int) -> int:
+    """n = round(rate d), the code size of a run at rate r; ValueError when it is 0."""
+    n = int(round(float(rate) * int(d)))
+    if n < 1:
+        raise ValueError(f"rate = {rate:g} with d = {d} gives n = round(rate * d) = 0; need rate > {0.5 / d:g}")
+    return n
+
+
+def _is_gaussian(data) -> bool:
+    return data is None or str(data).strip().lower() == "gaussian"
+
+
+# ----------------------------------------------------------------------------- the configuration
+def _applies(option: Option, gaussian: bool, method: str) -> bool:
+    return {"all": True, "gaussian": gaussian, "data": not gaussian, "samples": method == "samples"}[option.applies]
+
+
+_SCOPE = {"gaussian": "the Gaussian source", "data": "data sets", "samples": "method samples"}
+
+
+def _resolve(values: dict) -> dict:
+    """Normalised, cross-checked values with their defaults resolved (see the module docstring)."""
+    v = {name: OPTIONS[name].check(values.get(name)) for name in OPTIONS}
+    given = sorted(name for name, value in values.items() if value is not None)
+    gaussian = v["data"] is None or _is_gaussian(v["data"])
+    v["data"] = "gaussian" if gaussian else v["data"]
+    source = "the Gaussian source" if gaussian else f"a data set (data = {v['data']!r})"
+    if (v["rate"] is None) == (v["n"] is None):
+        raise ValueError("give exactly one of rate (n = round(rate * d)) and n")
+    v["method"] = v["method"] or ("population" if gaussian else "samples")
+    if not gaussian and v["method"] != "samples":
+        raise ValueError(f"{source} is trained on its samples: method must be samples, got {v['method']!r}")
+    for name in given:
+        if not _applies(OPTIONS[name], gaussian, v["method"]):
+            raise ValueError(f"{name} applies only to {_SCOPE[OPTIONS[name].applies]}; "
+                             f"it cannot be used with {source}, method {v['method']}")
+    for name, option in OPTIONS.items():  # defaults of the options that apply; None for the rest
+        if not _applies(option, gaussian, v["method"]):
+            v[name] = None
+        elif v[name] is None:
+            v[name] = option.default
+    v["d"] = DEFAULT_D if gaussian and v["d"] is None else v["d"]
+    v["parametrization"] = v["parametrization"] or ("optimal-decoder" if v["method"] == "population" else "untied")
+    if v["method"] == "samples" and v["parametrization"] == "optimal-decoder":
+        raise ValueError("parametrization optimal-decoder needs the exact population risk; with method samples "
+                         "use untied (the decoder is refitted at the end) or tied")
+    if not gaussian and v["parametrization"] != "untied":
+        raise ValueError(f"{source} is trained untied (decoder refitted by least squares); "
+                         f"got parametrization {v['parametrization']!r}")
+    v["optimizer"] = v["optimizer"] or DEFAULT_OPTIMIZER[v["method"]]
+    v["schedule"] = v["schedule"] or DEFAULT_SCHEDULE[v["method"]]
+    if v["d"] is not None and v["rate"] is not None:
+        code_size(v["rate"], v["d"])  # n >= 1
+    return v
+
+
+@dataclass(frozen=True)
+class _Base:
+    def __post_init__(self):
+        given = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        for name, value in _resolve(given).items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_given", given)
+
+    # -- derived
+    @property
+    def is_data(self) -> bool:
+        """True when the source is a data set (anything but ``gaussian``)."""
+        return self.data != "gaussian"
+
+    def code_size(self, d: int | None = None) -> int:
+        """n for input dimension ``d`` (default: the configuration's own ``d``)."""
+        d = self.d if d is None else d
+        if d is None:
+            raise ValueError("the input dimension is not known before the data set is read")
+        return self.n if self.rate is None else code_size(self.rate, d)
+
+    # -- conversions
+    def to_dict(self) -> dict:
+        """Every option -> its resolved value (None where it does not apply)."""
+        return dataclasses.asdict(self)
+
+    def identity(self) -> dict:
+        """The options that identify the run (its key in a results store): output options left out."""
+        return {name: value for name, value in self.to_dict().items() if OPTIONS[name].identity}
+
+    def replace(self, **changes) -> RunConfig:
+        """A new configuration with ``changes`` applied (validated again)."""
+        return RunConfig.from_dict({**self._given, **changes})
+
+    @classmethod
+    def from_dict(cls, values: dict, where: str = "run") -> RunConfig:
+        """Build from a dict (a sweep run, JSON); unknown keys raise ``ValueError`` naming the accepted ones."""
+        unknown = [k for k in values if k not in OPTIONS]
+        if unknown:
+            raise ValueError(f"{where}: unknown option {unknown[0]!r}; accepted: {', '.join(OPTIONS)}")
+        return cls(**values)
+
+
+#: A validated, frozen run configuration; one field per entry of :data:`OPTIONS` (same name,
+#: default None = "resolve the default"). See the module docstring.
+RunConfig = dataclasses.make_dataclass(
+    "RunConfig",
+    [(o.name, Any, dataclasses.field(default=None)) for o in _OPTIONS],
+    bases=(_Base,),
+    frozen=True,
+    namespace={"__doc__": "A validated run configuration (fields and defaults: twolayer.config.OPTIONS).",
+               "__module__": __name__},
+)
+
+
+# ----------------------------------------------------------------------------- command line
+def help_text(option: Option) -> str:
+    """``help (default: X)`` for ``--help`` (``%`` escaped for argparse)."""
+    return f"{option.help} (default: {option.describe_default()})".replace("%", "%%")
+
+
+def argparse_type(option: Option):
+    """An argparse ``type`` callable for ``option`` (errors become argparse's one-line usage errors)."""
+    import argparse
+
+    def parse(text: str):
+        try:
+            return option.kind.from_text(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = option.name
+    return parse
+
+
+def add_arguments(parser, names=None, *, overrides: dict | None = None) -> None:
+    """Add one flag per option of :data:`OPTIONS` (or of ``names``) to an argparse parser, in groups.
+
+    Every flag defaults to None (= the option's default, resolved by :class:`RunConfig`), so
+    that a run knows which options the user gave. ``overrides`` maps a name to extra
+    ``add_argument`` keywords (e.g. ``nargs="+"`` for several rates).
+    """
+    import argparse
+
+    overrides = overrides or {}
+    names = list(OPTIONS) if names is None else list(names)
+    groups = {}
+    for name in names:
+        option = OPTIONS[name]
+        if option.group not in groups:
+            groups[option.group] = parser.add_argument_group(GROUPS[option.group])
+        kwargs = dict(default=None, help=help_text(option), dest=name)
+        if isinstance(option.kind, Boolean):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = argparse_type(option)
+            kwargs["metavar"] = (
+                "{" + ",".join(option.kind.choices) + "}" if isinstance(option.kind, Choice) else name.upper()
+            )
+        kwargs.update(overrides.get(name, {}))
+        groups[option.group].add_argument(option.flag, **kwargs)
+
+
+def from_arguments(args, names=None) -> dict:
+    """The options the user gave on the command line (those not None) as a dict."""
+    names = list(OPTIONS) if names is None else list(names)
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def markdown_table() -> str:
+    """The option table as Markdown (``simulations/README.md`` carries it; a test keeps the two equal)."""
+    lines = ["| key | flag | accepted values | default | applies to | meaning |", "|---|---|---|---|---|---|"]
+    scope = {"all": "every run", "gaussian": "Gaussian source", "data": "data sets", "samples": "method samples"}
+    for o in OPTIONS.values():
+        lines.append(f"| `{o.name}` | `{o.flag}` | {o.accepts} | {o.describe_default()} | {scope[o.applies]} | {o.help} |")
+    return "\n".join(lines)

@@ -1,0 +1,122 @@
+r"""One run: :func:`run` (``RunConfig -> record``), for the command line, the sweep workers and the figures.
+
+* Gaussian source (``data = "gaussian"``): :func:`twolayer.simulations.train` on N(0, Sigma)
+  with Sigma from ``spectrum`` (isotropic, ``powerlaw:ALPHA`` or a file); the record is
+  :meth:`~twolayer.simulations.TrainResult.as_record` (``final_risk`` is the exact population
+  risk of the trained autoencoder, with the decoder described there).
+* A data set: :func:`twolayer.universality.data_experiment` (held-out risk of the encoder
+  trained on the training rows, Gaussian and scale-mixture predictions, controls).
+
+With ``save_params`` the trained decoder ``A``, encoder ``B``, the start ``B0`` and the
+record (as JSON text) are written to that ``.npz`` file; ``{rate}``, ``{seed}``, ... in the
+name are replaced by the run's options (so that the runs of a sweep write separate files).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from .config import RunConfig
+
+__all__ = ["run", "load_params"]
+
+
+def run(config, *, progress: bool = False) -> dict:
+    """Execute one run; return its record (a flat JSON-serialisable dict).
+
+    Parameters
+    ----------
+    config : RunConfig or dict
+        The run (a dict is validated with :meth:`RunConfig.from_dict`).
+    progress : bool
+        Show a progress bar on stderr for runs longer than two seconds.
+
+    Returns
+    -------
+    dict
+        The configuration as run, ``final_risk``, ``predicted_risk`` and the other metrics.
+
+    Raises
+    ------
+    ValueError
+        An invalid configuration or data set; :class:`~twolayer.simulations.TrainingDivergedError`
+        when training diverges.
+
+    Examples
+    --------
+    >>> from twolayer import RunConfig, run
+    >>> record = run(RunConfig(d=16, rate=0.5, steps=50, dtype="float64"))
+    >>> record["n"], record["predicted_risk"] == record["predicted_risk"]
+    (8, True)
+    """
+    config = config if isinstance(config, RunConfig) else RunConfig.from_dict(dict(config))
+    save_to = None
+    if config.save_params is not None:
+        save_to = config.save_params.format_map(config.to_dict())
+        _check_writable(save_to)
+    if config.is_data:
+        record, result = _run_data(config, progress)
+    else:
+        record, result = _run_gaussian(config, progress)
+    if save_to is not None:
+        np.savez(save_to, A=result.A, B=result.B, B0=result.B0, record=json.dumps(record))
+        record["saved_params"] = save_to
+    return record
+
+
+def _run_gaussian(config, progress):
+    from .simulations import train
+    from .spectra import eigenvalues, load_spectrum
+
+    source = {}
+    if config.spectrum is not None:
+        name, arr = load_spectrum(config.spectrum, config.d)
+        if arr is not None:
+            source[name] = arr
+    result = train(
+        config.d, config.code_size(), activation=config.activation, method=config.method,
+        steps=config.steps, optimizer=config.optimizer, lr=config.lr, schedule=config.schedule,
+        batch_size=config.batch_size or 256, tol=config.tol, parametrization=config.parametrization,
+        init=config.init, seed=config.seed, dtype=config.dtype, progress=progress, **source,
+    )
+    record = result.as_record()
+    record["data"] = "gaussian"
+    record["spectrum_name"] = config.spectrum or "isotropic"
+    if config.record_spectrum:
+        lam = eigenvalues(config.spectrum, config.d) if config.spectrum else np.ones(config.d)
+        record["spectrum"] = [float(v) for v in lam]
+    return record, result
+
+
+def _run_data(config, progress):
+    from .universality import _data_experiment
+
+    return _data_experiment(
+        data=config.data, rate=config.rate, n=config.n, d=config.d, activation=config.activation,
+        steps=config.steps, theory_steps=config.theory_steps, seed=config.seed,
+        remove_item_mean=config.remove_item_mean, contrast_normalize=config.contrast_normalize,
+        whiten=None if config.whiten == "none" else config.whiten, test_fraction=config.test_fraction,
+        max_items=config.max_items, batch_size=config.batch_size, lr=config.lr, optimizer=config.optimizer,
+        schedule=config.schedule, init=config.init, controls=config.controls, progress=progress,
+        dtype=config.dtype, record_spectrum=config.record_spectrum,
+    )
+
+
+def _check_writable(path: str) -> None:
+    """Refuse a save path before the run rather than after it (missing folder, a directory)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"save_params: folder {folder!r} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"save_params: {path!r} is a directory; give a file name ending in .npz")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"save_params: folder {folder!r} is not writable")
+
+
+def load_params(path) -> dict:
+    """Read a ``save_params`` file: ``{"A", "B", "B0": float64 arrays, "record": dict}``."""
+    with np.load(path, allow_pickle=False) as f:
+        return {"A": f["A"], "B": f["B"], "B0": f["B0"], "record": json.loads(str(f["record"]))}
