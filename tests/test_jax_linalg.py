@@ -1,5 +1,5 @@
 """The two linear-algebra pieces of the JAX risk (twolayer.theory._jax_linalg), against plain
-computations: the symmetric vector-Jacobian product of gram against automatic differentiation of
+computations: the symmetric vector-Jacobian product of sandwich's K = B Sigma B^T against automatic differentiation of
 B Sigma B^T, and psd_solve (Cholesky, LU fallback) against numpy.linalg.solve."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from jax.scipy.linalg import cho_factor
 
-from twolayer.theory._jax_linalg import gram, psd_solve, sandwich
+from twolayer.theory._jax_linalg import psd_solve, sandwich
 
 
 @pytest.mark.parametrize("with_cov", [False, True])
@@ -23,7 +23,7 @@ def test_gram_vjp_matches_autodiff(with_cov, random_cov):
     W = jnp.asarray(rng.standard_normal((n, n)))
     cov = jnp.asarray(random_cov(np.linspace(0.5, 2.0, d), 1)) if with_cov else None
     plain = (lambda b, c: jnp.sum(W * (b @ c @ b.T))) if with_cov else (lambda b, c: jnp.sum(W * (b @ b.T)))
-    mine = lambda b, c: jnp.sum(W * gram(b, c))
+    mine = lambda b, c: jnp.sum(W * sandwich(b, c)[0])
     np.testing.assert_allclose(mine(B, cov), plain(B, cov), rtol=1e-14)
     argnums = (0, 1) if with_cov else 0
     got = jax.grad(mine, argnums=argnums)(B, cov)

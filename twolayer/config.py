@@ -16,7 +16,7 @@ So a new option is added here once. Example:
 
 >>> from twolayer.config import RunConfig
 >>> cfg = RunConfig(rate=0.5)
->>> cfg.d, cfg.n, cfg.method, cfg.optimizer, cfg.batch_size
+>>> cfg.d, cfg.code_size(), cfg.method, cfg.optimizer, cfg.batch_size
 (256, 128, 'population', 'sgd', None)
 >>> RunConfig(data="digits", rate=0.25).method
 'samples'

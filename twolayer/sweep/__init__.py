@@ -1,4 +1,4 @@
-"""Parameter sweeps and a results store.
+r"""Parameter sweeps and a results store.
 
 A TOML spec (``[grid]`` of lists, ``[defaults]``, optional ``[sweep]``; see
 ``simulations/README.md``) expands to runs; each run is a dict of the run options of

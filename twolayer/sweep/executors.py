@@ -46,7 +46,26 @@ DASK_HINT = "pip install 'twolayer[dask]'"
 
 @dataclass
 class Outcome:
-    """What a run produced: ``status`` 'done' (with ``metrics``) or 'failed' (with ``error``)."""
+    """What a run produced: ``status`` 'done' (with ``metrics``) or 'failed' (with ``error``).
+
+    Parameters
+    ----------
+    status : str
+        ``"done"`` or ``"failed"``.
+    metrics : dict or None
+        The run function's JSON-safe result (None for a failed run).
+    error : str or None
+        ``"Type: message"`` of a failed run (None for a done one).
+    started, finished : str or None
+        ISO 8601 UTC times (:func:`~twolayer.sweep.store.utc_now`); ``started`` is None for a
+        run whose worker died.
+    seconds : float or None
+        Wall time of the run function.
+    host : str or None, optional
+        The machine that ran it.
+    traceback : str or None, optional
+        The last frames of a failed run's traceback.
+    """
 
     status: str
     metrics: dict | None
@@ -60,7 +79,31 @@ class Outcome:
 
 def json_safe(value, path: str = "metrics"):
     """A JSON-serialisable copy of ``value``: numpy scalars/arrays become Python numbers and
-    lists, tuples become lists, NaN and infinities become None. Raises TypeError otherwise."""
+    lists, tuples become lists, NaN and infinities become None. Raises TypeError otherwise.
+
+    Parameters
+    ----------
+    value : object
+        None, bool, str, int, float, dict (string keys), list, tuple, or a numpy scalar or
+        array, nested freely.
+    path : str, optional
+        Name of ``value`` in error messages (default ``"metrics"``).
+
+    Returns
+    -------
+    object
+        The copy: None, bool, str, int, float, dict or list.
+
+    Raises
+    ------
+    TypeError
+        If a dict has a non-string key or a value is of another type.
+
+    Examples
+    --------
+    >>> json_safe({"a": (1, float("nan")), "b": "x"})
+    {'a': [1, None], 'b': 'x'}
+    """
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
@@ -82,7 +125,23 @@ def json_safe(value, path: str = "metrics"):
 
 
 def execute(fn: Callable[[dict], dict], params: dict) -> Outcome:
-    """Call ``fn(params)`` and wrap the result (or the exception) in an :class:`Outcome`."""
+    """Call ``fn(params)`` and wrap the result (or the exception) in an :class:`Outcome`.
+
+    Any ``Exception`` -- from ``fn``, a result that is not a dict, or metrics that
+    :func:`json_safe` refuses -- gives a 'failed' outcome instead of propagating.
+
+    Parameters
+    ----------
+    fn : callable
+        The run function, params -> dict of metrics (called with a copy of ``params``).
+    params : dict
+        The run's parameters.
+
+    Returns
+    -------
+    Outcome
+        'done' with the JSON-safe metrics, or 'failed' with the error and traceback.
+    """
     started, t0 = utc_now(), time.perf_counter()
     metrics, error, tb = None, None, None
     try:
@@ -106,23 +165,61 @@ def execute(fn: Callable[[dict], dict], params: dict) -> Outcome:
 
 
 def crashed(error: str) -> Outcome:
-    """An outcome for a run whose worker died or whose result never came back."""
+    """An outcome for a run whose worker died or whose result never came back.
+
+    Parameters
+    ----------
+    error : str
+        The error message to record.
+
+    Returns
+    -------
+    Outcome
+        'failed', ``finished`` now; no metrics, start time, duration or host.
+    """
     now = utc_now()
     return Outcome("failed", None, error, None, now, None)
 
 
 class Executor(ABC):
-    """Runs a function over parameter dicts; a context manager that releases its workers."""
+    """Runs a function over parameter dicts; a context manager that releases its workers.
+
+    Leaving the ``with`` block closes the executor, with ``abort=True`` when an exception
+    (Ctrl-C included) is propagating.
+    """
 
     #: a one-line description for logs ("2 local worker processes", ...).
     description = "executor"
 
     @abstractmethod
     def run(self, fn: Callable[[dict], dict], runs: Iterable[dict]) -> Iterator[tuple[dict, Outcome]]:
-        """Yield ``(params, outcome)`` for every run, in order of completion."""
+        """Yield ``(params, outcome)`` for every run, in order of completion.
+
+        Parameters
+        ----------
+        fn : callable
+            The run function, params -> dict of metrics.
+        runs : iterable of dict
+            The parameter dicts.
+
+        Yields
+        ------
+        tuple
+            ``(params, outcome)``, outcome an :class:`Outcome`.
+        """
 
     def close(self, *, abort: bool = False) -> None:
-        """Release the workers; ``abort`` stops runs still in flight (nothing to release by default)."""
+        """Release the workers; ``abort`` stops runs still in flight (nothing to release by default).
+
+        Parameters
+        ----------
+        abort : bool, optional
+            Stop the runs still in flight instead of waiting for them (default False).
+
+        Returns
+        -------
+        None
+        """
         return None
 
     def __enter__(self):
@@ -139,6 +236,20 @@ class SerialExecutor(Executor):
     description = "1 in-process worker"
 
     def run(self, fn, runs):
+        """Yield ``(params, execute(fn, params))`` for each run, one after the other, in order.
+
+        Parameters
+        ----------
+        fn : callable
+            The run function, params -> dict of metrics.
+        runs : iterable of dict
+            The parameter dicts (consumed lazily).
+
+        Yields
+        ------
+        tuple
+            ``(params, outcome)``, outcome an :class:`Outcome`.
+        """
         for params in runs:
             yield params, execute(fn, params)
 
@@ -170,7 +281,22 @@ def _worker_init(parent_pid: int) -> None:
 
 
 def check_picklable(fn) -> None:
-    """Raise ValueError when ``fn`` cannot be sent to worker processes."""
+    """Raise ValueError when ``fn`` cannot be sent to worker processes.
+
+    Parameters
+    ----------
+    fn : callable
+        The run function.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ValueError
+        If ``fn`` cannot be pickled (a lambda, a local function, ...).
+    """
     try:
         pickle.dumps(fn)
     except Exception as exc:
@@ -182,7 +308,20 @@ def check_picklable(fn) -> None:
 
 
 class LocalPoolExecutor(Executor):
-    """A 'spawn' process pool of ``workers`` processes (default ``os.cpu_count()``)."""
+    """A 'spawn' process pool of ``workers`` processes (default ``os.cpu_count()``).
+
+    The pool is started by the first :meth:`run` and restarted when a worker dies.
+
+    Parameters
+    ----------
+    workers : int or None, optional
+        Number of worker processes, >= 1 (None: ``os.cpu_count()``).
+
+    Raises
+    ------
+    ValueError
+        If ``workers`` is not an integer >= 1.
+    """
 
     def __init__(self, workers: int | None = None):
         workers = (os.cpu_count() or 1) if workers is None else workers
@@ -204,6 +343,30 @@ class LocalPoolExecutor(Executor):
         )
 
     def run(self, fn, runs):
+        """Yield ``(params, outcome)`` for every run, in order of completion, ``workers`` in flight.
+
+        A run whose worker died (or whose result could not be sent back) gets a 'failed'
+        outcome from :func:`crashed`; when the pool breaks, every run then in flight is
+        recorded so and a new pool is started for the rest.
+
+        Parameters
+        ----------
+        fn : callable
+            The run function, params -> dict of metrics; must be picklable (defined at module
+            level in an importable module).
+        runs : iterable of dict
+            The parameter dicts (consumed as workers become free).
+
+        Yields
+        ------
+        tuple
+            ``(params, outcome)``, outcome an :class:`Outcome`.
+
+        Raises
+        ------
+        ValueError
+            If ``fn`` cannot be pickled (raised when iteration starts, :func:`check_picklable`).
+        """
         from concurrent.futures.process import BrokenProcessPool
 
         check_picklable(fn)
@@ -247,6 +410,17 @@ class LocalPoolExecutor(Executor):
             fill()
 
     def close(self, *, abort: bool = False) -> None:
+        """Shut the pool down: wait for the runs in flight, or with ``abort`` cancel and kill them.
+
+        Parameters
+        ----------
+        abort : bool, optional
+            Cancel the pending runs and kill the worker processes (default False: wait).
+
+        Returns
+        -------
+        None
+        """
         pool, self._pool = self._pool, None
         if pool is None:
             return
@@ -266,7 +440,22 @@ class LocalPoolExecutor(Executor):
 class DaskExecutor(Executor):
     """Runs on a Dask cluster: the scheduler at ``scheduler`` (an address such as
     tcp://host:8786), a given ``client``, or (neither) a new local cluster of ``workers``
-    single-threaded processes."""
+    single-threaded processes.
+
+    Parameters
+    ----------
+    scheduler : str or None, optional
+        Address of a running Dask scheduler.
+    client : dask.distributed.Client or None, optional
+        A client to use (takes precedence over ``scheduler``; not closed by :meth:`close`).
+    workers : int or None, optional
+        Worker processes of the new local cluster (None: ``os.cpu_count()``).
+
+    Raises
+    ------
+    ValueError
+        If dask.distributed is not installed, or the scheduler cannot be reached.
+    """
 
     def __init__(self, scheduler: str | None = None, *, client=None, workers: int | None = None):
         try:
@@ -295,6 +484,23 @@ class DaskExecutor(Executor):
             self.description = f"local Dask cluster of {n} worker process{'es' if n > 1 else ''}"
 
     def run(self, fn, runs):
+        """Submit every run at once; yield ``(params, outcome)`` in order of completion.
+
+        A task that is lost (e.g. its worker was killed) gets a 'failed' outcome from
+        :func:`crashed`.
+
+        Parameters
+        ----------
+        fn : callable
+            The run function, params -> dict of metrics; must be importable on the workers.
+        runs : iterable of dict
+            The parameter dicts.
+
+        Yields
+        ------
+        tuple
+            ``(params, outcome)``, outcome an :class:`Outcome`.
+        """
         from dask.distributed import as_completed
 
         params_of = {}
@@ -313,6 +519,17 @@ class DaskExecutor(Executor):
         self._futures = []
 
     def close(self, *, abort: bool = False) -> None:
+        """Cancel the runs in flight (with ``abort``); close the client and cluster this executor made.
+
+        Parameters
+        ----------
+        abort : bool, optional
+            Cancel the tasks still in flight (default False).
+
+        Returns
+        -------
+        None
+        """
         if abort and self._futures:
             try:
                 self.client.cancel(self._futures)
@@ -326,7 +543,27 @@ class DaskExecutor(Executor):
 
 
 def check_executor_args(kind, workers=None, scheduler=None) -> None:
-    """Validate executor arguments (before anything is created); raises ValueError."""
+    """Validate executor arguments (before anything is created); raises ValueError.
+
+    Parameters
+    ----------
+    kind : str
+        ``"local"`` or ``"dask"``.
+    workers : int or None, optional
+        Number of workers, an integer >= 1, or None.
+    scheduler : str or None, optional
+        Dask scheduler address (executor ``"dask"`` only).
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is unknown, ``workers`` is not an integer >= 1, ``"dask"`` is asked for
+        without dask.distributed installed, or a ``scheduler`` is given to ``"local"``.
+    """
     if kind not in EXECUTORS:
         raise ValueError(f"unknown executor {kind!r}; accepted: {', '.join(EXECUTORS)}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
@@ -342,7 +579,27 @@ def check_executor_args(kind, workers=None, scheduler=None) -> None:
 
 def make_executor(kind: str = "local", workers: int | None = None, scheduler: str | None = None) -> Executor:
     """``"local"``: a process pool of ``workers`` (default os.cpu_count()), in-process when
-    workers = 1; ``"dask"``: the cluster at ``scheduler`` (a new local one without it)."""
+    workers = 1; ``"dask"``: the cluster at ``scheduler`` (a new local one without it).
+
+    Parameters
+    ----------
+    kind : str, optional
+        ``"local"`` (default) or ``"dask"``.
+    workers : int or None, optional
+        Number of workers, >= 1 (None: ``os.cpu_count()``).
+    scheduler : str or None, optional
+        Dask scheduler address (``"dask"`` only).
+
+    Returns
+    -------
+    Executor
+        A :class:`SerialExecutor`, :class:`LocalPoolExecutor` or :class:`DaskExecutor`.
+
+    Raises
+    ------
+    ValueError
+        As :func:`check_executor_args`, or if the Dask scheduler cannot be reached.
+    """
     check_executor_args(kind, workers, scheduler)
     if kind == "dask":
         return DaskExecutor(scheduler, workers=workers)

@@ -33,7 +33,25 @@ def _filters(where) -> list[str]:
 
 
 def flatten(metrics: dict | None, prefix: str = "") -> dict:
-    """``{"a": {"b": 1}, "c": [1, 2]}`` -> ``{"a.b": 1, "c": "[1, 2]"}``."""
+    """``{"a": {"b": 1}, "c": [1, 2]}`` -> ``{"a.b": 1, "c": "[1, 2]"}``.
+
+    Parameters
+    ----------
+    metrics : dict or None
+        A run's metrics (None: no metrics).
+    prefix : str, optional
+        Prepended to every name (used for the nested dicts).
+
+    Returns
+    -------
+    dict
+        Flat name -> value; nested dicts give dotted names, lists their JSON text.
+
+    Examples
+    --------
+    >>> flatten({"a": {"b": 1}, "c": [1, 2]})
+    {'a.b': 1, 'c': '[1, 2]'}
+    """
     out = {}
     for key, value in (metrics or {}).items():
         name = f"{prefix}{key}"
@@ -55,7 +73,20 @@ def _ordered_union(dicts, first=()) -> list[str]:
 
 
 def csv_table(rows: list[dict]) -> tuple[list[str], list[list]]:
-    """(header, records) of the CSV export (see the module docstring)."""
+    """(header, records) of the CSV export (see the module docstring).
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows as :meth:`ResultStore.rows <twolayer.sweep.store.ResultStore.rows>` returns them.
+
+    Returns
+    -------
+    header : list of str
+        Bookkeeping columns, parameters, then metrics.
+    records : list of list
+        One list per row, aligned with ``header`` (None where a row lacks the value).
+    """
     params = [r["params"] for r in rows]
     metrics = [flatten(r["metrics"]) for r in rows]
     param_cols = _ordered_union(params, KEYS)
@@ -71,7 +102,28 @@ def csv_table(rows: list[dict]) -> tuple[list[str], list[list]]:
 
 def select(rows: list[dict], columns: list[str]) -> tuple[list[str], list[list]]:
     """(header, records) of the chosen ``columns``: each value from the run's record (metrics), else its
-    options (params), else the bookkeeping columns; StoreError naming the columns that exist."""
+    options (params), else the bookkeeping columns; StoreError naming the columns that exist.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows as :meth:`ResultStore.rows <twolayer.sweep.store.ResultStore.rows>` returns them.
+    columns : list of str
+        Column names: metric names (flattened, as :func:`flatten`), run options or
+        bookkeeping columns.
+
+    Returns
+    -------
+    header : list of str
+        ``columns``.
+    records : list of list
+        One list per row (None where a row lacks the value).
+
+    Raises
+    ------
+    StoreError
+        If a column is in none of the rows, the spec keys or the bookkeeping columns.
+    """
     flat = [{**row, **{k: v for k, v in row["params"].items()},
              **{k: v for k, v in flatten(row["metrics"]).items() if v is not None}} for row in rows]
     known = set(KEYS) | set(CSV_BOOK) | {k for f in flat for k in f if k not in ("params", "metrics")}
@@ -83,7 +135,29 @@ def select(rows: list[dict], columns: list[str]) -> tuple[list[str], list[list]]
 
 
 def write_csv(rows: list[dict], path: str, columns: list[str] | None = None) -> tuple[int, int]:
-    """Write every row (all columns, or the chosen ``columns``) to ``path`` ("-" = stdout); (rows, columns)."""
+    """Write every row (all columns, or the chosen ``columns``) to ``path`` ("-" = stdout); (rows, columns).
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows as :meth:`ResultStore.rows <twolayer.sweep.store.ResultStore.rows>` returns them.
+    path : str
+        The CSV file (overwritten), or ``"-"`` for standard output.
+    columns : list of str or None, optional
+        The columns to write (:func:`select`); None (default): every column (:func:`csv_table`).
+
+    Returns
+    -------
+    tuple of int
+        ``(number of rows written, number of columns)``.
+
+    Raises
+    ------
+    StoreError
+        If a chosen column is unknown.
+    ValueError
+        If the file cannot be written.
+    """
     header, records = csv_table(rows) if columns is None else select(rows, columns)
     if path == "-":
         writer = csv_module.writer(sys.stdout)
@@ -127,7 +201,27 @@ def _sort_key(value):
 def format_rows(rows: list[dict], max_error: int = 60, columns: list[str] | None = None) -> str:
     """An aligned text table: the parameters that vary (sorted by them), the main metrics,
     status (and the error of failed runs); a first line lists the parameters common to all.
-    With ``columns``, exactly those columns (see :func:`select`), in the order of the rows."""
+    With ``columns``, exactly those columns (see :func:`select`), in the order of the rows.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows as :meth:`ResultStore.rows <twolayer.sweep.store.ResultStore.rows>` returns them.
+    max_error : int, optional
+        Longest error message shown; longer ones are cut and end in "..." (default 60).
+    columns : list of str or None, optional
+        Show exactly these columns (None, the default: the layout above).
+
+    Returns
+    -------
+    str
+        The table, lines joined by newlines (missing values shown as "-").
+
+    Raises
+    ------
+    StoreError
+        If a chosen column is unknown.
+    """
     if columns is not None:
         header, records = select(rows, columns)
         return _aligned([header] + [[_cell(v) for v in rec] for rec in records])

@@ -56,7 +56,13 @@ _FILTER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(!=|<=|>=|=|<|>)\s*(.*?)\s
 
 
 def utc_now() -> str:
-    """The current time as ISO 8601 UTC with milliseconds."""
+    """The current time as ISO 8601 UTC with milliseconds.
+
+    Returns
+    -------
+    str
+        E.g. ``"2024-05-01T12:34:56.789+00:00"``.
+    """
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
@@ -66,7 +72,10 @@ def _quote(name: str) -> str:
 
 
 class StoreError(ValueError):
-    """The file is not a results database, or a query is invalid."""
+    """The file is not a results database, or a query is invalid.
+
+    A subclass of ``ValueError``; its message names the file, the filter or the column.
+    """
 
 
 class ResultStore:
@@ -74,6 +83,28 @@ class ResultStore:
 
     ``create=False`` opens an existing file only (for reading results): a missing file or one
     without a ``runs`` table raises :class:`StoreError`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The SQLite file.
+    create : bool, optional
+        True (default): create the file and its tables if missing (and add the columns of
+        newer keys to an old file); False: open an existing results database only.
+
+    Attributes
+    ----------
+    path : str
+        The file, as given.
+    conn : sqlite3.Connection
+        The open connection (autocommit; rows as :class:`sqlite3.Row`).
+
+    Raises
+    ------
+    StoreError
+        If ``create=False`` and the file is missing or has no ``runs`` table, if
+        ``create=True`` and the file's folder does not exist, or if the file is not a usable
+        SQLite database.
     """
 
     def __init__(self, path, *, create: bool = True):
@@ -140,6 +171,12 @@ class ResultStore:
         return _Tx()
 
     def close(self) -> None:
+        """Close the connection (also done on leaving the ``with`` block).
+
+        Returns
+        -------
+        None
+        """
         self.conn.close()
 
     def __enter__(self):
@@ -152,7 +189,13 @@ class ResultStore:
     # -- schema
     @property
     def columns(self) -> list[str]:
-        """Column names of ``runs`` in table order (the whitelist for filters)."""
+        """Column names of ``runs`` in table order (the whitelist for filters).
+
+        Returns
+        -------
+        list of str
+            The names, read once and cached.
+        """
         if self._columns is None:
             self._columns = [r["name"] for r in self.conn.execute("PRAGMA table_info(runs)")]
         return self._columns
@@ -162,7 +205,20 @@ class ResultStore:
 
     # -- writing
     def add_spec(self, spec) -> None:
-        """Record a spec (hash, name, description, size) the first time it writes here."""
+        """Record a spec (hash, name, description, size) the first time it writes here.
+
+        A spec already recorded (same hash) is left as it is.
+
+        Parameters
+        ----------
+        spec : SweepSpec
+            The spec (its ``hash``, ``name``, ``description``, ``runs``, ``source``, ``grid``
+            and ``defaults`` are stored).
+
+        Returns
+        -------
+        None
+        """
         with self._transaction():
             self.conn.execute(
                 "INSERT OR IGNORE INTO specs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -173,7 +229,37 @@ class ResultStore:
     def record(self, params: dict, outcome, *, spec_hash: str, spec_name: str | None = None,
                version: str | None = None) -> bool:
         """Write one run's outcome in its own transaction. Returns False when the run was
-        already 'done' (the row is kept as it is), True otherwise."""
+        already 'done' (the row is kept as it is), True otherwise.
+
+        A 'failed' row of the same run is replaced.
+
+        Parameters
+        ----------
+        params : dict
+            The run's parameters (its identity, :func:`~twolayer.sweep.spec.run_key`).
+        outcome : Outcome
+            What the run produced (:class:`~twolayer.sweep.executors.Outcome`).
+        spec_hash : str
+            Hash of the spec that ran it.
+        spec_name : str or None, optional
+            Name of that spec.
+        version : str or None, optional
+            Package version that ran it.
+
+        Returns
+        -------
+        bool
+            True if the row was written, False if the run was already 'done'.
+
+        Raises
+        ------
+        ValueError
+            If ``params`` or the metrics hold NaN or infinite floats (JSON without NaN).
+        TypeError
+            If ``params`` or the metrics hold values JSON cannot encode.
+        sqlite3.IntegrityError
+            If ``outcome.status`` is neither 'done' nor 'failed'.
+        """
         metrics = outcome.metrics or {}
         row = {
             "run_key": run_key(params),
@@ -208,10 +294,22 @@ class ResultStore:
 
     # -- reading
     def statuses(self) -> dict:
-        """run_key -> status for every row."""
+        """run_key -> status for every row.
+
+        Returns
+        -------
+        dict
+            ``{run_key: "done" or "failed"}``.
+        """
         return {r["run_key"]: r["status"] for r in self.conn.execute("SELECT run_key, status FROM runs")}
 
     def count(self) -> int:
+        """The number of rows (runs recorded, done or failed).
+
+        Returns
+        -------
+        int
+        """
         return self.conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
 
     def rows(self, filters=()) -> list[dict]:
@@ -219,6 +317,22 @@ class ResultStore:
 
         ``filters``: strings ``COLUMN OP VALUE`` (OP one of =, !=, <, <=, >, >=), ANDed; see
         :func:`parse_filter`.
+
+        Parameters
+        ----------
+        filters : iterable of str, optional
+            Filters, all of which a row must match (default: none, every row).
+
+        Returns
+        -------
+        list of dict
+            One dict per row, every column of ``runs``; ``params`` a dict, ``metrics`` a dict
+            or None.
+
+        Raises
+        ------
+        StoreError
+            If a filter cannot be parsed or names an unknown column (:func:`parse_filter`).
         """
         clauses, args = [], []
         types = self._column_types()
@@ -246,6 +360,31 @@ def parse_filter(text: str, column_types: dict) -> tuple[str, str, object]:
     type (INTEGER: an integer or true/false; REAL: a number; TEXT: the text, normalised by the
     spec validator for parameter columns, e.g. ``activation=Sign`` -> 'sign'). ``null``
     matches missing values (with = and != only). Raises :class:`StoreError`.
+
+    Parameters
+    ----------
+    text : str
+        The filter, e.g. ``"rate>=0.5"`` (spaces around the operator are allowed).
+    column_types : dict
+        Column name -> SQL type (``"INTEGER"``, ``"REAL"``, ``"TEXT"``, ...): the whitelist.
+
+    Returns
+    -------
+    tuple
+        ``(column, op, value)``; ``value`` is None for ``null``.
+
+    Raises
+    ------
+    StoreError
+        If ``text`` is not a string or cannot be parsed, the column is unknown, ``null`` is
+        compared with an order operator, or the value does not fit an INTEGER or REAL column.
+
+    Examples
+    --------
+    >>> parse_filter("final_risk < 0.25", {"final_risk": "REAL"})
+    ('final_risk', '<', 0.25)
+    >>> parse_filter("error=null", {"error": "TEXT"})
+    ('error', '=', None)
     """
     if not isinstance(text, str):
         raise StoreError(f"a filter must be a string COLUMN=VALUE, got {text!r}")

@@ -1,7 +1,7 @@
 r"""Two dense linear-algebra pieces of the JAX risk, written for speed (shared by :mod:`.risk`
 and :mod:`.sign_risk`).
 
-* :func:`sandwich` / :func:`gram` -- K = B Sigma B^T (and B Sigma) with the symmetric
+* :func:`sandwich` -- K = B Sigma B^T (and B Sigma) with the symmetric
   vector-Jacobian product dB = (H + H^T) B Sigma: one matrix product in the backward pass
   where plain autodiff of ``B @ B.T`` makes two.
 * :func:`psd_solve` -- X = M^{-1} R for a symmetric positive definite M: a Cholesky
@@ -57,24 +57,6 @@ def _sandwich_bwd(res, cotangents):
 
 
 sandwich.defvjp(_sandwich_fwd, _sandwich_bwd)
-
-
-def gram(B, cov=None):
-    """K = B Sigma B^T with the one-product backward pass of :func:`sandwich`.
-
-    Parameters
-    ----------
-    B : jax.Array
-        n x d matrix.
-    cov : jax.Array, optional
-        Symmetric d x d matrix Sigma; None (default) is Sigma = I.
-
-    Returns
-    -------
-    jax.Array
-        n x n matrix K.
-    """
-    return sandwich(B, cov)[0]
 
 
 def psd_solve(M, R):
