@@ -59,7 +59,28 @@ DECODER_REFIT = "least squares on training codes"
 
 # ----------------------------------------------------------------------------- helpers
 def gaussian_rows(cov, count: int, rng: np.random.Generator) -> np.ndarray:
-    """``count`` rows of N(0, cov): x = V diag(sqrt(lambda)) g, cov = V diag(lambda) V^T (lambda clipped at 0)."""
+    """``count`` rows of N(0, cov): x = V diag(sqrt(lambda)) g, cov = V diag(lambda) V^T (lambda clipped at 0).
+
+    Parameters
+    ----------
+    cov : array_like
+        d x d symmetric covariance (only its lower triangle is read, as by
+        :func:`numpy.linalg.eigh`).
+    count : int
+        Number of rows.
+    rng : numpy.random.Generator
+        Source of the standard normal draws.
+
+    Returns
+    -------
+    ndarray
+        ``count`` x d float64 samples.
+
+    Examples
+    --------
+    >>> gaussian_rows(np.eye(3), 5, np.random.default_rng(0)).shape
+    (5, 3)
+    """
     lam, V = np.linalg.eigh(np.asarray(cov, dtype=np.float64))
     root = V * np.sqrt(np.clip(lam, 0.0, None))
     return rng.standard_normal((int(count), root.shape[0])) @ root.T
@@ -135,6 +156,59 @@ def data_experiment(
     the caller expects (a sweep run's ``d``): a data set of another dimension raises
     ``ValueError`` before any training. ``record_spectrum`` adds ``spectrum``, the training
     covariance's eigenvalues (d numbers), to the record.
+
+    Parameters
+    ----------
+    data : str
+        A data set spec of :func:`twolayer.data.load_dataset` (not ``gaussian``).
+    rate : float, optional
+        r = n/d, finite and > 0; give exactly one of ``rate`` and ``n``.
+    n : int, optional
+        Code size, >= 1.
+    activation : str, Activation or callable, optional
+        The code's non-linearity (default ``"sign"``).
+    steps : int, optional
+        Steps of the sample-trained encoders (default 2000).
+    theory_steps : int or None, optional
+        Steps of the theory encoder (None: ``steps``).
+    seed : int, optional
+        The one seed (module docstring; default 0).
+    remove_item_mean, contrast_normalize : bool, optional
+        Preprocessing steps (default False).
+    whiten : {None, "pca", "zca"}, optional
+        Whitening (default None).
+    test_fraction : float, optional
+        Fraction of rows held out, in (0, 1) (default 0.2).
+    max_items : int or None, optional
+        Cap on the items loaded (None: all).
+    batch_size : int, optional
+        Minibatch size (default 256).
+    lr, optimizer, schedule : optional
+        As :func:`~twolayer.simulations.train` (None: its defaults for method "samples").
+    init : str, optional
+        Initialisation of the encoders (default ``"gaussian"``).
+    controls : bool, optional
+        Run the Gaussian twin and the theory encoder (default True).
+    progress : bool, optional
+        Progress bars of the training runs (default False).
+    dtype : {"float32", "float64"}, optional
+        Training precision (default "float32").
+    d : int or None, optional
+        The dimension the caller expects (None: no check).
+    record_spectrum : bool, optional
+        Add ``spectrum`` to the record (default False).
+
+    Returns
+    -------
+    dict
+        The flat record (module docstring); non-finite floats are None.
+
+    Raises
+    ------
+    ValueError
+        If both or neither of ``rate`` and ``n`` are given, an option is out of range,
+        ``data`` is ``gaussian`` or cannot be loaded, its dimension differs from ``d``, or
+        n = round(r d) is 0.
     """
     record, _ = _data_experiment(**locals())
     return record

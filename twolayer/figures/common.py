@@ -41,7 +41,17 @@ STYLE = {
 
 @dataclass
 class FigureOutput:
-    """What a figure command produced: its files and a short table for the terminal."""
+    """What a figure command produced: its files and a short table for the terminal.
+
+    Parameters
+    ----------
+    name : str
+        The figure's name.
+    files : list of Path, optional
+        The files written (PNG, PDF, CSV).
+    summary : list of dict, optional
+        Rows of theory against simulation, for the terminal.
+    """
 
     name: str
     files: list[Path] = field(default_factory=list)
@@ -49,7 +59,18 @@ class FigureOutput:
 
 
 def specs_folder():
-    """The figure specs: the package data ``twolayer.specs`` (``TWOLAYER_SPECS`` names another folder)."""
+    """The figure specs: the package data ``twolayer.specs`` (``TWOLAYER_SPECS`` names another folder).
+
+    Returns
+    -------
+    importlib.resources.abc.Traversable or Path
+        The folder holding the ``*.toml`` specs.
+
+    Raises
+    ------
+    ValueError
+        If ``TWOLAYER_SPECS`` is set and is not a folder.
+    """
     env = os.environ.get("TWOLAYER_SPECS")
     if not env:
         return importlib.resources.files("twolayer.specs")
@@ -60,7 +81,26 @@ def specs_folder():
 
 
 def load_figure_spec(name: str, quick: bool):
-    """The validated sweep spec of figure ``name`` (its quick form with ``quick``)."""
+    """The validated sweep spec of figure ``name`` (its quick form with ``quick``).
+
+    Parameters
+    ----------
+    name : str
+        The spec's name, e.g. ``"isotropic"``.
+    quick : bool
+        Load ``NAME.quick.toml`` instead of ``NAME.toml``.
+
+    Returns
+    -------
+    SweepSpec
+        The spec (its source is the file name).
+
+    Raises
+    ------
+    ValueError
+        If the file is missing from :func:`specs_folder` (:class:`~twolayer.sweep.SpecError`,
+        a ValueError, if it is invalid).
+    """
     from ..sweep import loads_spec
 
     file = f"{name}.quick.toml" if quick else f"{name}.toml"
@@ -74,6 +114,33 @@ def run_spec(name: str, out: Path, *, quick: bool, workers: int | None, progress
     """Run (or resume) the sweep ``simulations/NAME[.quick].toml`` into ``out/NAME[.quick].sqlite``.
 
     Returns the 'done' rows of that spec as flat dicts: parameters, then metrics.
+
+    Parameters
+    ----------
+    name : str
+        The spec's name (:func:`load_figure_spec`).
+    out : Path
+        The output folder (must exist).
+    quick : bool
+        Use the quick spec and database.
+    workers : int or None
+        Worker processes (None: ``os.cpu_count()``, at most one per run to do).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    list of dict
+        One dict per 'done' row whose ``spec_hash`` is this spec's: parameters updated with
+        metrics.
+
+    Raises
+    ------
+    RuntimeError
+        If any run of the sweep failed.
+    ValueError
+        If the spec is missing or invalid, or the database cannot be used
+        (:class:`~twolayer.sweep.StoreError`).
     """
     from ..sweep import ResultStore, run_sweep
 
@@ -88,7 +155,20 @@ def run_spec(name: str, out: Path, *, quick: bool, workers: int | None, progress
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:
-    """The plotted numbers, one row per point (columns: the union of the keys, in order)."""
+    """The plotted numbers, one row per point (columns: the union of the keys, in order).
+
+    Parameters
+    ----------
+    path : Path
+        The CSV file (overwritten).
+    rows : list of dict
+        The points; a key missing from a row gives an empty cell.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
@@ -100,7 +180,22 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
 
 
 def save(fig: Figure, out: Path, name: str) -> list[Path]:
-    """Write ``name.png`` and ``name.pdf`` into ``out``."""
+    """Write ``name.png`` and ``name.pdf`` into ``out``.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    out : Path
+        The output folder.
+    name : str
+        The base name of the files.
+
+    Returns
+    -------
+    list of Path
+        The PNG and PDF paths.
+    """
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
     for path in paths:
         fig.savefig(path)
@@ -108,13 +203,41 @@ def save(fig: Figure, out: Path, name: str) -> list[Path]:
 
 
 def figure(size=ONE_PANEL, nrows: int = 1, ncols: int = 1, **subplots):
-    """A new :class:`~matplotlib.figure.Figure` (constrained layout) and its axes (no pyplot)."""
+    """A new :class:`~matplotlib.figure.Figure` (constrained layout) and its axes (no pyplot).
+
+    Parameters
+    ----------
+    size : tuple of float, optional
+        Width and height in inches (default :data:`ONE_PANEL`).
+    nrows, ncols : int, optional
+        The grid of axes (default 1 x 1).
+    **subplots
+        Passed to :meth:`matplotlib.figure.Figure.subplots` (``squeeze``, ``sharex``, ...).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure.
+    axes : matplotlib.axes.Axes or ndarray of Axes
+        As :meth:`~matplotlib.figure.Figure.subplots` returns them.
+    """
     fig = Figure(figsize=size, layout="constrained")
     return fig, fig.subplots(nrows, ncols, **subplots)
 
 
 def styled(fn):
-    """Run a plotting function under :data:`STYLE` (rcParams restored afterwards)."""
+    """Run a plotting function under :data:`STYLE` (rcParams restored afterwards).
+
+    Parameters
+    ----------
+    fn : callable
+        The plotting function.
+
+    Returns
+    -------
+    callable
+        A wrapper with the same signature and docstring.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

@@ -31,7 +31,39 @@ def _markers():
 
 @styled
 def risk_vs_rate(out: Path, *, quick: bool = False, workers=None, progress=False) -> FigureOutput:
-    """Sign autoencoder on N(0, I): min_risk curve, gradient descent at several d, references."""
+    """Sign autoencoder on N(0, I): min_risk curve, gradient descent at several d, references.
+
+    Sweep ``isotropic``; the curves are :func:`twolayer.theory.min_risk`,
+    :func:`~twolayer.theory.rate_distortion` and :func:`~twolayer.theory.pca_risk`; the
+    summary compares ``predicted_risk`` with ``final_risk`` at the largest d.
+
+    Parameters
+    ----------
+    out : Path
+        The output folder (must exist): the sweep database, PNG, PDF and CSV go there.
+    quick : bool, optional
+        Run the quick spec, ``NAME.quick.toml`` (fewer runs and steps; default False).
+    workers : int or None, optional
+        Worker processes of the sweep (None: ``os.cpu_count()``).
+    progress : bool, optional
+        Show the sweep's progress bar (default False).
+
+    Returns
+    -------
+    FigureOutput
+        The files (risk-vs-rate.png, .pdf, .csv) and a summary of theory against simulation.
+
+    Raises
+    ------
+    RuntimeError
+        If a run of the sweep failed.
+
+    References
+    ----------
+    .. [1] A. Shevchenko, K. Kögler, H. Hassani and M. Mondelli, "Fundamental limits of
+       two-layer autoencoders, and achieving them with gradient methods", ICML 2023
+       (PMLR 202), arXiv:2212.13468.
+    """
     rows = run_spec("isotropic", out, quick=quick, workers=workers, progress=progress)
     fig, ax = figure()
     table = []
@@ -69,6 +101,35 @@ def finite_size(out: Path, *, quick: bool = False, workers=None, progress=False)
 
     For r <= 1 orthonormal rows reach the limit exactly at every d, so only the optimisation
     error remains there; those rates are listed in the CSV and noted on the plot.
+
+    Sweep ``isotropic``; each line is labelled with its fitted log-log slope.
+
+    Parameters
+    ----------
+    out : Path
+        The output folder (must exist): the sweep database, PNG, PDF and CSV go there.
+    quick : bool, optional
+        Run the quick spec, ``NAME.quick.toml`` (fewer runs and steps; default False).
+    workers : int or None, optional
+        Worker processes of the sweep (None: ``os.cpu_count()``).
+    progress : bool, optional
+        Show the sweep's progress bar (default False).
+
+    Returns
+    -------
+    FigureOutput
+        The files (finite-size.png, .pdf, .csv) and a summary of theory against simulation.
+
+    Raises
+    ------
+    RuntimeError
+        If a run of the sweep failed.
+
+    References
+    ----------
+    .. [1] A. Shevchenko, K. Kögler, H. Hassani and M. Mondelli, "Fundamental limits of
+       two-layer autoencoders, and achieving them with gradient methods", ICML 2023
+       (PMLR 202), arXiv:2212.13468.
     """
     rows = run_spec("isotropic", out, quick=quick, workers=workers, progress=progress)
     fig, ax = figure()
@@ -110,7 +171,39 @@ def _frame_eigenvalues(B: np.ndarray) -> np.ndarray:
 
 @styled
 def features(out: Path, *, quick: bool = False, workers=None, progress=False) -> FigureOutput:
-    """Frame spectrum before and after training against the flat prediction; polar alignment."""
+    """Frame spectrum before and after training against the flat prediction; polar alignment.
+
+    Left: two extra :func:`~twolayer.simulations.train` runs (r = 0.5 and 2, d = 256, or 64
+    with ``quick``, seed 0, float64); right: ``polar_alignment`` of the ``isotropic`` sweep
+    against d.
+
+    Parameters
+    ----------
+    out : Path
+        The output folder (must exist): the sweep database, PNG, PDF and CSV go there.
+    quick : bool, optional
+        Run the quick spec, ``NAME.quick.toml`` (fewer runs and steps; default False).
+    workers : int or None, optional
+        Worker processes of the sweep (None: ``os.cpu_count()``).
+    progress : bool, optional
+        Show the sweep's progress bar (default False).
+
+    Returns
+    -------
+    FigureOutput
+        The files (features.png, .pdf, .csv) and a summary of theory against simulation.
+
+    Raises
+    ------
+    RuntimeError
+        If a run of the sweep failed.
+
+    References
+    ----------
+    .. [1] A. Shevchenko, K. Kögler, H. Hassani and M. Mondelli, "Fundamental limits of
+       two-layer autoencoders, and achieving them with gradient methods", ICML 2023
+       (PMLR 202), arXiv:2212.13468.
+    """
     rows = run_spec("isotropic", out, quick=quick, workers=workers, progress=progress)
     d = 64 if quick else 256
     steps = 400 if quick else 2000
@@ -147,7 +240,40 @@ def features(out: Path, *, quick: bool = False, workers=None, progress=False) ->
 
 @styled
 def anisotropic(out: Path, *, quick: bool = False, workers=None, progress=False) -> FigureOutput:
-    """Power-law source sigma_k = 1/k: risk against rate with the allocation prediction; learned profile."""
+    """Power-law source sigma_k = 1/k: risk against rate with the allocation prediction; learned profile.
+
+    Left: sweep ``anisotropic`` against :func:`twolayer.theory.min_risk` with the spectrum
+    (the allocation prediction, derived under the linearised-arcsin approximation; see
+    :mod:`twolayer.theory.limits`); right: one extra Adam run at r = 0.5, its learned
+    allocation profile against :func:`~twolayer.theory.optimal_allocation`.
+
+    Parameters
+    ----------
+    out : Path
+        The output folder (must exist): the sweep database, PNG, PDF and CSV go there.
+    quick : bool, optional
+        Run the quick spec, ``NAME.quick.toml`` (fewer runs and steps; default False).
+    workers : int or None, optional
+        Worker processes of the sweep (None: ``os.cpu_count()``).
+    progress : bool, optional
+        Show the sweep's progress bar (default False).
+
+    Returns
+    -------
+    FigureOutput
+        The files (anisotropic.png, .pdf, .csv) and a summary of theory against simulation.
+
+    Raises
+    ------
+    RuntimeError
+        If a run of the sweep failed.
+
+    References
+    ----------
+    .. [1] A. Shevchenko, K. Kögler, H. Hassani and M. Mondelli, "Fundamental limits of
+       two-layer autoencoders, and achieving them with gradient methods", ICML 2023
+       (PMLR 202), arXiv:2212.13468.
+    """
     rows = run_spec("anisotropic", out, quick=quick, workers=workers, progress=progress)
     d = rows[0]["d"]
     spectrum = np.arange(1, d + 1, dtype=np.float64) ** -1.0

@@ -79,7 +79,31 @@ def _by_rate(group: list[dict]) -> list[dict]:
 
 @styled
 def universality(out: Path, *, quick: bool = False, workers=None, progress=False) -> FigureOutput:
-    """Held-out risk against the rate on standard data, one panel per data set (module docstring)."""
+    """Held-out risk against the rate on standard data, one panel per data set (module docstring).
+
+    Sweep ``universality``; every run is :func:`twolayer.universality.data_experiment`.
+
+    Parameters
+    ----------
+    out : Path
+        The output folder (must exist): the sweep database, PNG, PDF and CSV go there.
+    quick : bool, optional
+        Run the quick spec, ``NAME.quick.toml`` (fewer runs and steps; default False).
+    workers : int or None, optional
+        Worker processes of the sweep (None: ``os.cpu_count()``).
+    progress : bool, optional
+        Show the sweep's progress bar (default False).
+
+    Returns
+    -------
+    FigureOutput
+        The files (universality.png, .pdf, .csv) and a summary of theory against simulation.
+
+    Raises
+    ------
+    RuntimeError
+        If a run of the sweep failed or the spec has no runs.
+    """
     rows = run_spec("universality", out, quick=quick, workers=workers, progress=progress)
     if not rows:
         raise RuntimeError("the universality spec produced no runs")

@@ -46,7 +46,38 @@ DEFAULT_LR = {
 
 
 def check_lr(lr, method: str, optimizer: str, d: int) -> float:
-    """The learning rate: ``lr`` if a finite number > 0, else the default for (method, optimizer, d)."""
+    """The learning rate: ``lr`` if a finite number > 0, else the default for (method, optimizer, d).
+
+    Parameters
+    ----------
+    lr : float or None
+        The base rate, or None for :data:`DEFAULT_LR` (divided by sqrt(d) for Adam).
+    method : {"population", "samples"}
+        The training method.
+    optimizer : {"sgd", "momentum", "adam"}
+        The optimiser.
+    d : int
+        Input dimension.
+
+    Returns
+    -------
+    float
+        The base learning rate.
+
+    Raises
+    ------
+    ValueError
+        If ``lr`` is given and is not a finite number > 0.
+    KeyError
+        If ``lr`` is None and (method, optimizer) is not a key of :data:`DEFAULT_LR`.
+
+    Examples
+    --------
+    >>> check_lr(None, "samples", "adam", 64)  # 0.016 / sqrt(64)
+    0.002
+    >>> check_lr(0.5, "population", "sgd", 64)
+    0.5
+    """
     if lr is None:
         base = DEFAULT_LR[(method, optimizer)]
         return base / math.sqrt(d) if optimizer == "adam" else base
@@ -54,7 +85,34 @@ def check_lr(lr, method: str, optimizer: str, d: int) -> float:
 
 
 def make_schedule(lr: float, schedule: str, steps: int):
-    """optax schedule (or constant float) for ``schedule`` over ``steps`` steps."""
+    """optax schedule (or constant float) for ``schedule`` over ``steps`` steps.
+
+    Parameters
+    ----------
+    lr : float
+        The base rate.
+    schedule : {"constant", "cosine", "exponential"}
+        The schedule (module docstring).
+    steps : int
+        The step budget T.
+
+    Returns
+    -------
+    float or callable
+        ``lr`` for "constant", else an optax schedule, step -> rate.
+
+    Raises
+    ------
+    ValueError
+        If ``schedule`` is not accepted.
+
+    Examples
+    --------
+    >>> make_schedule(0.1, "constant", 100)
+    0.1
+    >>> round(float(make_schedule(1.0, "cosine", 100)(100)), 6)  # FINAL_FRACTION at t = T
+    0.01
+    """
     import optax
 
     check_choice(schedule, SCHEDULES, "schedule")
@@ -66,7 +124,42 @@ def make_schedule(lr: float, schedule: str, steps: int):
 
 
 def make_optimizer(optimizer: str, lr: float, schedule: str, steps: int):
-    """optax.GradientTransformation for the named optimiser with the scheduled rate."""
+    """optax.GradientTransformation for the named optimiser with the scheduled rate.
+
+    The gradient of a tied decoder's ``"alpha"`` is first divided by ||B||_F^2 (module
+    docstring).
+
+    Parameters
+    ----------
+    optimizer : {"sgd", "momentum", "adam"}
+        The optimiser.
+    lr : float
+        The base rate.
+    schedule : {"constant", "cosine", "exponential"}
+        The schedule (:func:`make_schedule`).
+    steps : int
+        The step budget.
+
+    Returns
+    -------
+    optax.GradientTransformation
+        For parameter dicts (``"B"``, and ``"A"`` or ``"alpha"``).
+
+    Raises
+    ------
+    ValueError
+        If ``optimizer`` or ``schedule`` is not accepted.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> tx = make_optimizer("sgd", 0.1, "constant", 10)
+    >>> params = {"B": jnp.ones((2, 2)), "alpha": jnp.asarray(1.0)}
+    >>> grads = {"B": jnp.ones((2, 2)), "alpha": jnp.asarray(4.0)}
+    >>> updates, _ = tx.update(grads, tx.init(params), params)
+    >>> round(float(updates["B"][0, 0]), 6), round(float(updates["alpha"]), 6)  # alpha: -0.1 * 4 / ||B||^2
+    (-0.1, -0.1)
+    """
     import optax
 
     check_choice(optimizer, OPTIMIZERS, "optimizer")

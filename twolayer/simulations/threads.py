@@ -27,14 +27,51 @@ DEFAULT_BLAS_THREADS: int | None = 1
 
 
 def check_limit(limit):
-    """``limit`` if it is a positive integer or None, else ValueError."""
+    """``limit`` if it is a positive integer or None, else ValueError.
+
+    Parameters
+    ----------
+    limit : int or None
+        A thread count, >= 1, or None.
+
+    Returns
+    -------
+    int or None
+        ``limit``.
+
+    Raises
+    ------
+    ValueError
+        If ``limit`` is not None and not an integer >= 1 (booleans refused).
+
+    Examples
+    --------
+    >>> check_limit(2), check_limit(None)
+    (2, None)
+    """
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValueError(f"blas_threads must be a positive integer or None, got {limit!r}")
     return limit
 
 
 def blas_threads(limit: int | None = DEFAULT_BLAS_THREADS):
-    """Context manager: BLAS limited to ``limit`` threads (no-op when None), restored on exit."""
+    """Context manager: BLAS limited to ``limit`` threads (no-op when None), restored on exit.
+
+    Parameters
+    ----------
+    limit : int or None, optional
+        Threads BLAS may use (default :data:`DEFAULT_BLAS_THREADS`); None: leave BLAS alone.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        A ``threadpoolctl.threadpool_limits`` for the BLAS libraries, or a null context.
+
+    Raises
+    ------
+    ValueError
+        If ``limit`` is invalid (:func:`check_limit`).
+    """
     if check_limit(limit) is None:
         return contextlib.nullcontext()
     from threadpoolctl import threadpool_limits

@@ -48,7 +48,10 @@ JITTER = {"float32": 1e-6, "float64": 1e-12}
 
 
 class TrainingDivergedError(RuntimeError):
-    """The loss became NaN or infinite during training (usually: the learning rate is too large)."""
+    """The loss became NaN or infinite during training (usually: the learning rate is too large).
+
+    A subclass of ``RuntimeError``; the message names the step and suggests a smaller ``lr``.
+    """
 
 
 @dataclass
@@ -63,6 +66,27 @@ class TrainResult:
     method, the minibatch risk for samples) and "risk" (exact population risk: of the trained
     parameters for population, of B with the optimal decoder for samples from a Gaussian
     source; None for a data matrix), recorded every ``record_every`` steps (empty if 0).
+
+    Parameters
+    ----------
+    A : ndarray
+        d x n decoder (float64).
+    B : ndarray
+        n x d trained encoder (float64).
+    B0 : ndarray
+        n x d initial encoder, as trained (rounded to ``dtype``), for the source itself.
+    history : dict
+        Lists "step", "loss" and "risk" (above).
+    steps : int
+        Steps run.
+    seconds : float
+        Wall time, compilation included.
+    metrics : dict
+        The theory comparison (above).
+    config : dict
+        The resolved configuration (d, n, rate, activation, method, optimizer, lr, ...).
+    stopped : str, optional
+        ``"budget"`` (default) or ``"tol"``.
     """
 
     A: np.ndarray
@@ -76,7 +100,16 @@ class TrainResult:
     stopped: str = "budget"
 
     def as_record(self) -> dict:
-        """A flat JSON-serialisable dict: the configuration, steps, seconds and every metric."""
+        """A flat JSON-serialisable dict: the configuration, steps, seconds and every metric.
+
+        Numpy scalars become Python numbers and non-finite floats None; the arrays
+        (A, B, B0) and the history are left out.
+
+        Returns
+        -------
+        dict
+            ``config``, then ``steps``, ``seconds``, ``stopped``, then ``metrics``.
+        """
         record = dict(self.config)
         record.update(steps=int(self.steps), seconds=float(self.seconds), stopped=self.stopped)
         record.update(self.metrics)
@@ -194,29 +227,73 @@ def train(
 ) -> TrainResult:
     r"""Train x_hat = A sigma(B x) on an n-neuron code of d-dimensional inputs; compare with the theory.
 
-    method: "population" -- gradient descent on the exact risk of a Gaussian source N(0, cov);
-        "samples" -- minibatch gradients on ``batch_size`` fresh samples per step (or rows of a
-        fixed ``data`` matrix, N x d, drawn with replacement); sign is trained through its
-        Gaussian smoothing (:mod:`.estimators`).
-    cov / spectrum / data: the source (at most one; ``spectrum`` = a diagonal covariance);
-        none = the isotropic N(0, I).
-    parametrization: "optimal-decoder" (population default: gradient on B of R(A*(B), B)),
-        "untied" (samples default: A and B trained), "tied" (A = alpha B^T).
-        At the end A is: A*(B) for "optimal-decoder"; for "untied" with samples, refitted --
-        the exact A*(B) for a Gaussian source, least squares on the data for a data matrix;
-        otherwise the trained decoder.
-    optimizer: "sgd", "momentum", "adam" (None: "sgd" -- plain gradient descent -- for
-        population, "adam" for samples); lr: base rate (None: the default per method and
-        optimizer, :data:`twolayer.simulations.optim.DEFAULT_LR`); schedule: "constant",
-        "cosine", "exponential" (None: "constant" for population, "cosine" for samples).
-    tol: stop early (module docstring). seed: fixes the initialisation and the samples; same
-        seed, same numbers. dtype: "float32" or "float64".
-    record_every: record the history every so many steps (0: none). progress: tqdm on stderr.
-    blas_threads: OpenBLAS threads while the compiled chunks run (None: leave OpenBLAS alone;
-        see :mod:`.threads`).
+    Parameters
+    ----------
+    d : int
+        Input dimension, >= 1.
+    n : int
+        Code size (number of neurons), >= 1; the rate is n / d.
+    activation : str, Activation or callable, optional
+        The code's non-linearity sigma (default ``"sign"``; anything
+        :func:`~twolayer.activations.get_activation` accepts).
+    method : {"population", "samples"}, optional
+        "population" (default) -- gradient descent on the exact risk of a Gaussian source
+        N(0, cov); "samples" -- minibatch gradients on ``batch_size`` fresh samples per step
+        (or rows of a fixed ``data`` matrix, N x d, drawn with replacement); sign is trained
+        through its Gaussian smoothing (:mod:`.estimators`).
+    cov, spectrum, data : array_like, optional
+        The source (at most one; ``spectrum`` = a diagonal covariance); none = the isotropic
+        N(0, I). ``data`` (N x d) needs method "samples".
+    steps : int, optional
+        Step budget, >= 1 (default 2000).
+    optimizer : {"sgd", "momentum", "adam"} or None, optional
+        None: "sgd" -- plain gradient descent -- for population, "adam" for samples.
+    lr : float or None, optional
+        Base rate, finite and > 0 (None: the default per method and optimizer,
+        :data:`twolayer.simulations.optim.DEFAULT_LR`; :func:`~.optim.check_lr`).
+    schedule : {"constant", "cosine", "exponential"} or None, optional
+        None: "constant" for population, "cosine" for samples.
+    batch_size : int, optional
+        Samples per step of method "samples" (default 256).
+    tol : float or None, optional
+        Stop early (module docstring); None (default): run the whole budget.
+    parametrization : {"optimal-decoder", "untied", "tied"} or None, optional
+        "optimal-decoder" (population default: gradient on B of R(A*(B), B)), "untied"
+        (samples default: A and B trained), "tied" (A = alpha B^T). At the end A is: A*(B)
+        for "optimal-decoder"; for "untied" with samples, refitted -- the exact A*(B) for a
+        Gaussian source, least squares on the data for a data matrix; otherwise the trained
+        decoder.
+    init : {"gaussian", "orthogonal"}, optional
+        Initialisation of B (and A for "untied"; default "gaussian").
+    seed : int, optional
+        Fixes the initialisation and the samples; same seed, same numbers (default 0).
+    dtype : {"float32", "float64"}, optional
+        Precision of the training (default "float32"); results are returned in float64.
+    record_every : int, optional
+        Record the history every so many steps (0, the default: none).
+    progress : bool, optional
+        tqdm on stderr (shown after :data:`PROGRESS_DELAY` seconds; default False).
+    blas_threads : int or None, optional
+        OpenBLAS threads while the compiled chunks run (None: leave OpenBLAS alone; see
+        :mod:`.threads`; default :data:`~.threads.DEFAULT_BLAS_THREADS`).
 
-    Raises ValueError for invalid arguments and :class:`TrainingDivergedError` when the loss
-    becomes non-finite.
+    Returns
+    -------
+    TrainResult
+        The trained (A, B), the initial B0, the history and the comparison with the theory.
+
+    Raises
+    ------
+    ValueError
+        For invalid arguments.
+    TrainingDivergedError
+        When the loss becomes non-finite.
+
+    References
+    ----------
+    .. [1] A. Shevchenko, K. Kögler, H. Hassani and M. Mondelli, "Fundamental limits of
+       two-layer autoencoders, and achieving them with gradient methods", ICML 2023
+       (PMLR 202), arXiv:2212.13468.
     """
     d = as_size(d, "d (input dimension)")
     n = as_size(n, "n (code size)")

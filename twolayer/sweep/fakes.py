@@ -19,7 +19,19 @@ def _uniforms(params: dict, count: int) -> list[float]:
 
 
 def fake_metrics(params: dict) -> dict:
-    """Metrics computed from the parameters alone (same params and seed, same numbers)."""
+    """Metrics computed from the parameters alone (same params and seed, same numbers).
+
+    Parameters
+    ----------
+    params : dict
+        The run's parameters (``rate``, else ``n`` / ``d``, sets the predicted risk).
+
+    Returns
+    -------
+    dict
+        ``final_risk``, ``predicted_risk`` = 1 / (1 + rate), ``relative_gap``,
+        ``frame_spectrum_error``, ``polar_alignment``, ``stopped`` and a nested ``history``.
+    """
     u = _uniforms(params, 4)
     rate = params.get("rate") or (params.get("n") or 1) / (params.get("d") or 1)
     predicted = 1.0 / (1.0 + rate)
@@ -36,18 +48,56 @@ def fake_metrics(params: dict) -> dict:
 
 
 def fake_run(params: dict) -> dict:
-    """:func:`fake_metrics`, at once."""
+    """:func:`fake_metrics`, at once.
+
+    Parameters
+    ----------
+    params : dict
+        The run's parameters (``rate``, else ``n`` / ``d``, sets the predicted risk).
+
+    Returns
+    -------
+    dict
+        As :func:`fake_metrics`.
+    """
     return fake_metrics(params)
 
 
 def slowish_fake(params: dict) -> dict:
-    """:func:`fake_metrics` after sleeping 0.05 - 0.2 s (a duration fixed by the parameters)."""
+    """:func:`fake_metrics` after sleeping 0.05 - 0.2 s (a duration fixed by the parameters).
+
+    Parameters
+    ----------
+    params : dict
+        The run's parameters (``rate``, else ``n`` / ``d``, sets the predicted risk).
+
+    Returns
+    -------
+    dict
+        As :func:`fake_metrics`.
+    """
     time.sleep(0.05 + 0.15 * _uniforms(params, 4)[3])
     return fake_metrics(params)
 
 
 def failing_fake(params: dict) -> dict:
-    """:func:`fake_metrics`, but raises ``ValueError`` for seed 1 (to exercise failed runs)."""
+    """:func:`fake_metrics`, but raises ``ValueError`` for seed 1 (to exercise failed runs).
+
+    Parameters
+    ----------
+    params : dict
+        The run's parameters (``rate``, else ``n`` / ``d``, sets the predicted risk).
+
+    Returns
+    -------
+    dict
+        As :func:`fake_metrics`.
+
+    Raises
+    ------
+    ValueError
+        If ``params["seed"] == 1``.
+    """
     if params.get("seed") == 1:
         raise ValueError(f"fake failure for seed 1 (rate = {params.get('rate')})")
     return fake_metrics(params)

@@ -38,7 +38,25 @@ __all__ = ["SweepReport", "default_run", "resolve_run_fn", "run_sweep"]
 class SweepReport:
     """What :func:`run_sweep` did: ``total`` runs in the spec, ``already_done`` before it
     started, ``submitted`` to the executor, of which ``done`` and ``failed``; ``skipped_failed``
-    failed runs left alone (retry_failed=False); ``seconds`` spent running."""
+    failed runs left alone (retry_failed=False); ``seconds`` spent running.
+
+    Parameters
+    ----------
+    name : str
+        The spec's name.
+    spec_hash : str
+        The spec's hash.
+    total : int
+        Runs in the spec.
+    already_done : int
+        Runs already 'done' in the store when the sweep started.
+    submitted, done, failed : int, optional
+        Runs given to the executor, and how many of them ended 'done' and 'failed'.
+    skipped_failed : int, optional
+        Runs recorded as 'failed' and not retried (``retry_failed=False``).
+    seconds : float, optional
+        Wall time spent running (0 when there was nothing to run).
+    """
 
     name: str
     spec_hash: str
@@ -52,12 +70,36 @@ class SweepReport:
 
     @property
     def complete(self) -> bool:
-        """Every run of the spec is 'done' in the store."""
+        """Every run of the spec is 'done' in the store.
+
+        Returns
+        -------
+        bool
+            ``already_done + done == total``.
+        """
         return self.already_done + self.done == self.total
 
 
 def resolve_run_fn(run_fn) -> Callable[[dict], dict]:
-    """None -> :func:`default_run`; a callable as it is; ``"module:function"`` imported."""
+    """None -> :func:`default_run`; a callable as it is; ``"module:function"`` imported.
+
+    Parameters
+    ----------
+    run_fn : None, callable or str
+        The run function, or ``"module:function"`` (the function may be a dotted attribute
+        path, ``"module:Class.method"``).
+
+    Returns
+    -------
+    callable
+        params -> dict of metrics.
+
+    Raises
+    ------
+    ValueError
+        If ``run_fn`` is of another type or form, the module cannot be imported, the
+        attribute is missing, or it is not callable.
+    """
     if run_fn is None:
         return default_run
     if callable(run_fn):
@@ -104,6 +146,45 @@ def run_sweep(
         :class:`Executor` instance.
     progress: a tqdm bar on stderr (done / total, time left). log: called with one-line
         messages (start, failures, end); None = silent.
+
+    Parameters
+    ----------
+    spec : SweepSpec, str or os.PathLike
+        The spec, or the path of a TOML spec.
+    store : ResultStore, str or os.PathLike
+        The store (left open), or a database path (opened, created if missing, and closed).
+    run_fn : None, callable or str, optional
+        The run function (:func:`resolve_run_fn`).
+    executor : str or Executor, optional
+        ``"local"`` (default), ``"dask"``, or an executor (closed after the runs, when there
+        are any to do).
+    workers : int or None, optional
+        Worker count; for ``"local"`` capped at the number of runs to do (one run to do:
+        in-process).
+    scheduler : str or None, optional
+        Dask scheduler address.
+    progress : bool, optional
+        Show a progress bar (default False).
+    retry_failed : bool, optional
+        Run again the runs recorded as 'failed' (default True).
+    log : callable or None, optional
+        Receives one-line messages (default None: silent).
+
+    Returns
+    -------
+    SweepReport
+        What was run, done and failed.
+
+    Raises
+    ------
+    SpecError
+        If the spec file is missing or invalid.
+    StoreError
+        If the database cannot be opened or created.
+    ValueError
+        If ``run_fn`` cannot be resolved, the executor arguments are invalid, or the run
+        function cannot be sent to worker processes (these two are checked only when there
+        are runs to do).
     """
     spec = spec if isinstance(spec, SweepSpec) else load_spec(spec)
     run_fn = resolve_run_fn(run_fn)

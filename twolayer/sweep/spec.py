@@ -45,7 +45,10 @@ from ..config import OPTIONS, RunConfig
 
 
 class SpecError(ValueError):
-    """A sweep spec is invalid: the message names the offending key and what is accepted."""
+    """A sweep spec is invalid: the message names the offending key and what is accepted.
+
+    A subclass of ``ValueError``.
+    """
 
 
 #: THE table of accepted keys: the run options of :data:`twolayer.config.OPTIONS` (each has
@@ -57,7 +60,13 @@ SWEEP_KEYS = ("name", "description")
 
 
 def accepted_keys() -> str:
-    """Every accepted key, for error messages."""
+    """Every accepted key, for error messages.
+
+    Returns
+    -------
+    str
+        The keys of :data:`KEYS`, comma-separated.
+    """
     return ", ".join(KEYS)
 
 
@@ -71,7 +80,25 @@ def _check_value(key: str, value, where: str, item: str = ""):
 
 
 def resolve_run(params: dict, where: str = "spec") -> dict:
-    """One merged run -> its resolved options (:class:`~twolayer.config.RunConfig`); raises SpecError."""
+    """One merged run -> its resolved options (:class:`~twolayer.config.RunConfig`); raises SpecError.
+
+    Parameters
+    ----------
+    params : dict
+        The run's options (a grid point merged over the defaults).
+    where : str, optional
+        Prefix of error messages (the spec's source; default ``"spec"``).
+
+    Returns
+    -------
+    dict
+        Every run option, defaults filled in.
+
+    Raises
+    ------
+    SpecError
+        If the options are invalid or do not apply together.
+    """
     try:
         return RunConfig.from_dict(params, where).to_dict()
     except ValueError as exc:
@@ -81,7 +108,30 @@ def resolve_run(params: dict, where: str = "spec") -> dict:
 
 # ----------------------------------------------------------------------------- hashing
 def canonical_json(obj) -> str:
-    """Key-sorted, whitespace-free JSON: equal objects give equal strings (and hashes)."""
+    """Key-sorted, whitespace-free JSON: equal objects give equal strings (and hashes).
+
+    Parameters
+    ----------
+    obj : object
+        A JSON-serialisable object.
+
+    Returns
+    -------
+    str
+        ASCII JSON text.
+
+    Raises
+    ------
+    ValueError
+        If ``obj`` holds NaN or an infinite float.
+    TypeError
+        If ``obj`` holds a value JSON cannot encode.
+
+    Examples
+    --------
+    >>> canonical_json({"b": 1, "a": [0.5, "x"]})
+    '{"a":[0.5,"x"],"b":1}'
+    """
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
@@ -89,13 +139,44 @@ def run_key(params: dict) -> str:
     """sha256 (hex) of the canonical JSON of one run's parameters: its identity in the store.
 
     Output-only options (``save_params``: where the same run is written) are left out.
+
+    Parameters
+    ----------
+    params : dict
+        The run's parameters (JSON-serialisable, finite floats).
+
+    Returns
+    -------
+    str
+        64 hex digits.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`canonical_json`.
+
+    Examples
+    --------
+    >>> run_key({"d": 64, "save_params": "a.npz"}) == run_key({"d": 64})
+    True
     """
     identity = {k: v for k, v in params.items() if k not in OPTIONS or OPTIONS[k].identity}
     return hashlib.sha256(canonical_json(identity).encode()).hexdigest()
 
 
 def runs_hash(runs: list) -> str:
-    """sha256 of the canonical JSON of an expanded runs list (order included): a spec's identity."""
+    """sha256 of the canonical JSON of an expanded runs list (order included): a spec's identity.
+
+    Parameters
+    ----------
+    runs : list of dict
+        The expanded runs.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
     return hashlib.sha256(canonical_json(runs).encode()).hexdigest()
 
 
@@ -105,7 +186,28 @@ class SweepSpec:
     """A validated sweep: ``grid`` (key -> list), ``defaults``, the expanded ``runs`` (a list
     of dicts, the product of the grid merged over the defaults) and their ``hash`` (sha256 of
     the canonical JSON of ``runs``). Build one with :func:`load_spec` or :func:`spec_from_dict`,
-    which validate; this class only expands."""
+    which validate; this class only expands.
+
+    Parameters
+    ----------
+    grid : dict
+        Key -> list of values; runs are their Cartesian product (last key fastest).
+    defaults : dict
+        Key -> value shared by every run.
+    name : str, optional
+        The sweep's name (default ``"sweep"``).
+    description : str, optional
+        A one-line description.
+    source : str, optional
+        Where the spec came from (a file path, or ``"<dict>"``).
+
+    Attributes
+    ----------
+    runs : list of dict
+        The expanded runs (resolved options when built by :func:`spec_from_dict`).
+    hash : str
+        :func:`runs_hash` of ``runs``.
+    """
 
     grid: dict
     defaults: dict
@@ -130,7 +232,27 @@ class SweepSpec:
 
 
 def spec_from_dict(doc: dict, source: str = "<dict>") -> SweepSpec:
-    """Validate a parsed spec (the dict TOML gives) and expand it; raises :class:`SpecError`."""
+    """Validate a parsed spec (the dict TOML gives) and expand it; raises :class:`SpecError`.
+
+    Parameters
+    ----------
+    doc : dict
+        Tables ``grid`` (required), ``defaults`` and ``sweep`` (optional).
+    source : str, optional
+        Where the spec came from, for messages; a file path also gives the default name.
+
+    Returns
+    -------
+    SweepSpec
+        The spec, its ``runs`` resolved (:func:`resolve_run`) and hashed.
+
+    Raises
+    ------
+    SpecError
+        On the first problem: an unknown table or key, an invalid value, an empty or
+        duplicated grid value, a key in both [grid] and [defaults], a run whose options do not
+        apply together, or several runs writing the same ``save_params`` file.
+    """
     if not isinstance(doc, dict):
         raise SpecError(f"{source}: a spec must be a table with [grid] (and optionally [defaults], [sweep])")
     for table in doc:
@@ -196,7 +318,31 @@ def spec_from_dict(doc: dict, source: str = "<dict>") -> SweepSpec:
 
 
 def loads_spec(text: str, source: str = "<string>") -> SweepSpec:
-    """Parse and validate TOML text; raises :class:`SpecError`."""
+    r"""Parse and validate TOML text; raises :class:`SpecError`.
+
+    Parameters
+    ----------
+    text : str
+        The TOML spec.
+    source : str, optional
+        Name used in messages (default ``"<string>"``).
+
+    Returns
+    -------
+    SweepSpec
+        As :func:`spec_from_dict`.
+
+    Raises
+    ------
+    SpecError
+        If ``text`` is not valid TOML or not a valid spec.
+
+    Examples
+    --------
+    >>> spec = loads_spec("[grid]\nseed = [0, 1]\n[defaults]\nd = 8\nrate = 0.5")
+    >>> len(spec), [run["seed"] for run in spec.runs]
+    (2, [0, 1])
+    """
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -219,7 +365,23 @@ def _quote_line(text: str, message: str) -> str:
 
 
 def load_spec(path) -> SweepSpec:
-    """Read, validate and expand a TOML sweep spec file; raises :class:`SpecError`."""
+    """Read, validate and expand a TOML sweep spec file; raises :class:`SpecError`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The spec file (UTF-8 TOML); its base name is the default sweep name.
+
+    Returns
+    -------
+    SweepSpec
+        As :func:`spec_from_dict`.
+
+    Raises
+    ------
+    SpecError
+        If the file is missing, unreadable, not UTF-8, or not a valid spec.
+    """
     path = os.fspath(path)
     try:
         with open(path, "rb") as fh:
