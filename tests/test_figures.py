@@ -76,3 +76,21 @@ def test_features_trained_frame_is_flat(quick_figures):
         assert np.max(np.abs(trained - target)) < 0.05
         assert np.max(np.abs(initial - target)) > 0.5  # the initial spectrum was not flat: training did it
         assert math.isclose(trained.sum(), initial.sum(), rel_tol=1e-9)  # trace = n (unit rows) either way
+
+
+def test_a_grown_figure_spec_plots_every_run(tmp_path, monkeypatch):
+    """A figure spec edited to add a grid value: the runs done before (under the old spec's hash)
+    are plotted with the new one, not dropped (rows are found by run key, not by spec hash)."""
+    from twolayer.figures.common import run_spec
+
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    monkeypatch.setenv("TWOLAYER_SPECS", str(specs))
+    spec = "[grid]\nrate = [{rates}]\n[defaults]\nd = 8\nsteps = 5\ndtype = \"float64\"\n"
+    (specs / "tiny.toml").write_text(spec.format(rates="0.5"))
+    first = run_spec("tiny", tmp_path, quick=False, workers=1, progress=False)
+    (specs / "tiny.toml").write_text(spec.format(rates="0.5, 1.0"))
+    both = run_spec("tiny", tmp_path, quick=False, workers=1, progress=False)
+    assert [r["rate"] for r in first] == [0.5]
+    assert [r["rate"] for r in both] == [0.5, 1.0]
+    assert both[0]["final_risk"] == first[0]["final_risk"]  # reused, not rerun

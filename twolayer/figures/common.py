@@ -131,8 +131,9 @@ def run_spec(name: str, out: Path, *, quick: bool, workers: int | None, progress
     Returns
     -------
     list of dict
-        One dict per 'done' row whose ``spec_hash`` is this spec's: parameters updated with
-        metrics.
+        One dict per run of the spec (in the spec's order), all 'done': parameters updated
+        with metrics. Rows are found by run key, so runs done earlier under another spec
+        (another ``spec_hash``) in the same file are included.
 
     Raises
     ------
@@ -142,7 +143,7 @@ def run_spec(name: str, out: Path, *, quick: bool, workers: int | None, progress
         If the spec is missing or invalid, or the database cannot be used
         (:class:`~twolayer.sweep.StoreError`).
     """
-    from ..sweep import ResultStore, run_sweep
+    from ..sweep import ResultStore, run_key, run_sweep
 
     spec = load_figure_spec(name, quick)
     db = out / (f"{name}.quick.sqlite" if quick else f"{name}.sqlite")
@@ -150,7 +151,8 @@ def run_spec(name: str, out: Path, *, quick: bool, workers: int | None, progress
     if report.failed:
         raise RuntimeError(f"{report.failed} run(s) of {spec.source} failed; see `twolayer results {db}`")
     with ResultStore(db, create=False) as store:
-        rows = store.rows([f"spec_hash={spec.hash}", "status=done"])
+        done = {row["run_key"]: row for row in store.rows(["status=done"])}
+    rows = [done[run_key(params)] for params in spec.runs]  # complete: run_sweep raised otherwise
     return [{**row["params"], **row["metrics"]} for row in rows]
 
 

@@ -145,7 +145,7 @@ def universality(out: Path, *, quick: bool = False, workers=None, progress=False
         ax.set_ylabel("held-out risk  Σ|x − x̂|² / Σ|x|²")
         for p in points:
             summary.append({
-                "figure": "universality", "dataset": first["dataset"], "data": key[0],
+                "figure": "universality", "dataset": first["dataset"], "data": key[0], "d": first["d"],
                 "preprocessing": "item mean removed" if key[1] else "raw", "rate": p["rate"],
                 "theory": p["predicted_risk"], "theory_mixture": p["predicted_risk_mixture"],
                 "simulation": p["final_risk"], "gaussian_twin": p["gaussian_twin_risk"],
