@@ -50,13 +50,17 @@ _positive_int = _int_at_least(1)
 
 
 # ----------------------------------------------------------------------------- theory
-def theory_records(rates, activation: str, spectrum=None, kappa: float | None = None) -> list[dict]:
+def theory_records(rates, activation: str, spectrum=None, kappa: float | None = None, law=None,
+                   decoder: str | None = None) -> list[dict]:
     """The records printed by ``twolayer theory`` (one per rate).
 
     With ``kappa`` (a data set's scale-mixture coefficient) each record also carries the
-    corrected prediction ``predicted_risk_mixture`` = 1 - kappa (1 - min_risk).
+    corrected prediction ``predicted_risk_mixture`` = 1 - kappa (1 - min_risk). With ``law``
+    (a structured source) it carries ``predicted_risk`` of the ``decoder``: the Gaussian value
+    for the linear decoder, the law's mmse at sigma^2 = R / (1 - R) for the denoisers.
     """
     from . import theory
+    from .theory.priors import denoiser_risk
     from .theory.scale_mixture import mixture_risk
 
     status = theory.prediction_status(activation, spectrum)
@@ -80,17 +84,24 @@ def theory_records(rates, activation: str, spectrum=None, kappa: float | None = 
         if kappa is not None:
             records[-1]["kappa"] = kappa
             records[-1]["predicted_risk_mixture"] = float(mixture_risk(best, kappa))
+        if law is not None:
+            records[-1].update(
+                data=law.spec, decoder=decoder,
+                predicted_risk_linear=best,
+                predicted_risk_denoiser=denoiser_risk(law, best) if best < 1 else None,
+                predicted_risk=best if decoder == "linear" else (denoiser_risk(law, best) if best < 1 else None),
+            )
     return records
 
 
 #: the run options ``twolayer theory`` takes from the option table (``--rate`` takes several rates).
-THEORY_OPTIONS = ("rate", "d", "data", "spectrum", "activation", "remove_item_mean", "contrast_normalize", "whiten",
-                  "test_fraction", "max_items", "seed")
+THEORY_OPTIONS = ("rate", "d", "data", "spectrum", "activation", "decoder", "remove_item_mean", "contrast_normalize",
+                  "whiten", "test_fraction", "max_items", "seed")
 DEFAULT_THEORY_RATES = [0.25, 0.5, 1.0, 2.0]
 
 
 def _theory_source(args):
-    """(description, spectrum or None, kappa or None, data info or None) for ``twolayer theory``."""
+    """(description, spectrum or None, kappa or None, data info or None, config) for ``twolayer theory``."""
     from .spectra import eigenvalues
 
     given = run_options.from_arguments(args, THEORY_OPTIONS)
@@ -98,11 +109,14 @@ def _theory_source(args):
     if "d" in given and "data" not in given and "spectrum" not in given:
         given.pop("d")  # the isotropic limit does not depend on d
     cfg = run_options.RunConfig.from_dict(given, "twolayer theory")  # the option rules of train
+    if cfg.source_kind == "structured":
+        return (f"{cfg.data} (i.i.d. coordinates, unit variance), {cfg.decoder} decoder; proportional limit",
+                None, None, {"data": cfg.data}, cfg)
     if not cfg.is_data:
         if cfg.spectrum is None:
-            return "isotropic Gaussian", None, None, None
+            return "isotropic Gaussian", None, None, None, cfg
         spectrum = eigenvalues(cfg.spectrum, args.d)
-        return f"Gaussian, spectrum {cfg.spectrum} (d = {spectrum.size})", spectrum, None, None
+        return f"Gaussian, spectrum {cfg.spectrum} (d = {spectrum.size})", spectrum, None, None, cfg
     from .data import prepare
     from .theory.scale_mixture import estimate_kappa
 
@@ -115,7 +129,7 @@ def _theory_source(args):
     info = {"dataset": cfg.data, "n_train": int(split.train.shape[0]), "preprocessing": split.info}
     description = (f"Gaussian with the training covariance of {dataset.name} (d = {split.spectrum.size}, "
                    f"{split.train.shape[0]} training items), kappa = {kappa:.4f}")
-    return description, split.spectrum, kappa, info
+    return description, split.spectrum, kappa, info, cfg
 
 
 def _format_table(records: list[dict], columns: list[tuple[str, str, str]]) -> str:
@@ -130,8 +144,11 @@ def _format_table(records: list[dict], columns: list[tuple[str, str, str]]) -> s
 
 
 def _cmd_theory(args) -> int:
-    source, spectrum, kappa, info = _theory_source(args)
-    records = theory_records(args.rate, args.activation or "sign", spectrum, kappa)
+    from .theory.priors import parse_source
+
+    source, spectrum, kappa, info, cfg = _theory_source(args)
+    law = parse_source(cfg.data)[0] if cfg.source_kind == "structured" else None
+    records = theory_records(args.rate, args.activation or "sign", spectrum, kappa, law, cfg.decoder)
     if args.json:
         for rec in records:
             rec.update(info or {})
@@ -148,9 +165,13 @@ def _cmd_theory(args) -> int:
                 ("pca_risk", "PCA", ".6f"),
                 ("gap_db", "gap to Shannon (dB)", ".3f"),
             ]
-            + ([("predicted_risk_mixture", "scale-mixture pred.", ".6f")] if kappa is not None else []),
+            + ([("predicted_risk_mixture", "scale-mixture pred.", ".6f")] if kappa is not None else [])
+            + ([("predicted_risk", f"{cfg.decoder} decoder pred.", ".6f")] if law is not None else []),
         )
     )
+    if law is not None:
+        print("min risk is the Gaussian value, which a linear decoder attains on this source (ICML 2024, "
+              "arXiv:2402.05013); Shannon's D(r) is the Gaussian's, an upper bound on this source's.")
     print(f"min risk status: {records[0]['status']}  (theory/README.md says what each status means)")
     if records[0]["activation"] != "sign":
         print("Shannon's D(r) assumes r bits per dimension; only sign codes are 1 bit per neuron, so no gap is shown.")
@@ -162,6 +183,12 @@ def _cmd_theory(args) -> int:
 GAUSSIAN_KEYS = [("final_risk", ".6f"), ("predicted_risk", ".6f"), ("relative_gap", ".3%"),
                  ("frame_spectrum_error", ".4f"), ("polar_alignment", ".4f"), ("decoder_distance", ".3g"),
                  ("final_risk_trained_decoder", ".6f"), ("steps", "d"), ("seconds", ".2f"), ("saved_params", "s")]
+STRUCTURED_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("predicted_risk", ".6f"), ("relative_gap", ".3%"),
+                   ("risk_linear", ".6f"), ("risk_denoiser", ".6f"), ("risk_learned_denoiser", ".6f"),
+                   ("predicted_risk_linear", ".6f"), ("predicted_risk_denoiser", ".6f"),
+                   ("predicted_risk_denoiser_given_linear", ".6f"), ("effective_sigma2", ".4f"),
+                   ("predicted_sigma2", ".4f"), ("gaussian_equivalent_risk", ".6f"), ("steps", "d"), ("seconds", ".1f"),
+                   ("saved_params", "s")]
 DATA_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("train_risk", ".6f"), ("predicted_risk", ".6f"),
              ("kappa", ".4f"), ("predicted_risk_mixture", ".6f"), ("gaussian_twin_risk", ".6f"),
              ("theory_encoder_risk", ".6f"), ("steps", "d"), ("seconds", ".1f"), ("saved_params", "s")]
@@ -183,6 +210,9 @@ def _cmd_train(args) -> int:
         return 0
     if cfg.is_data:
         what, keys = f"held-out risk on {record['n_test']} test items", DATA_KEYS
+    elif cfg.source_kind == "structured":
+        what = f"the {cfg.decoder} decoder's risk under the law, estimated on {record['final_risk_estimator']}"
+        keys = STRUCTURED_KEYS
     else:
         what, keys = "exact population risk", GAUSSIAN_KEYS
     print(
@@ -191,7 +221,7 @@ def _cmd_train(args) -> int:
     )
     for key, spec in keys:
         if record.get(key) is not None:
-            print(f"  {key:<28} {format(record[key], spec)}")
+            print(f"  {key:<38} {format(record[key], spec)}")
     return 0
 
 

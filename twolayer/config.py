@@ -45,8 +45,10 @@ from .simulations.model import INITS, PARAMETRIZATIONS
 from .simulations.optim import DEFAULT_OPTIMIZER, DEFAULT_SCHEDULE, OPTIMIZERS, SCHEDULES
 from .simulations.training import DTYPES, METHODS
 
-#: default input dimension of the Gaussian source.
+#: default input dimension of the Gaussian source and the structured sources.
 DEFAULT_D = 256
+#: decoders after the code (structured sources; see :mod:`twolayer.theory.priors`).
+DECODERS = ("linear", "denoiser", "learned-denoiser")
 
 
 # ----------------------------------------------------------------------------- value kinds
@@ -153,9 +155,21 @@ class Text:
 
 def _data_spec(text: str) -> str:
     from .data.specs import parse_spec
+    from .theory.priors import parse_source
 
+    if parse_source(text) is not None:  # a structured source (checks P)
+        return text.lower()
     parse_spec(text)  # syntax only (kind, patch sizes); files are opened by the run
     return text
+
+
+def source_kind(data) -> str:
+    """"gaussian", "structured" (an i.i.d. law of :mod:`twolayer.theory.priors`) or "data" (a data set)."""
+    from .theory.priors import parse_source
+
+    if data is None or str(data).strip().lower() == "gaussian":
+        return "gaussian"
+    return "structured" if parse_source(str(data)) is not None else "data"
 
 
 def _spectrum(text: str) -> str:
@@ -199,7 +213,7 @@ class Option:
     default: Any
     help: str
     group: str
-    applies: str = "all"  # or "gaussian", "data", "samples" (method samples only)
+    applies: str = "all"  # or "gaussian", "structured", "data", "samples" (method samples only)
     identity: bool = True
     default_text: str | None = None  # for defaults resolved from other options
 
@@ -236,19 +250,21 @@ GROUPS = {
     "source": "source",
     "model": "model",
     "training": "training",
-    "data": "data sets (with --data SPEC)",
+    "data": "data sets and structured sources (with --data SPEC)",
     "output": "output",
 }
 
 _OPTIONS = [
     # -- size
     Option("d", Integer(2), None, "input dimension", "size",
-           default_text=f"{DEFAULT_D} for gaussian; a data set's own dimension"),
+           default_text=f"{DEFAULT_D}; a data set's own dimension"),
     Option("rate", Number(), None, "rate r = n/d; the run uses n = round(r d)", "size"),
     Option("n", Integer(1), None, "code size n (instead of rate)", "size"),
     # -- source
-    Option("data", Text("gaussian or a data set spec", _data_spec), "gaussian",
-           "source: gaussian, or a data set (digits, patches:P[:N], lfw, mnist:PATH, npz:PATH[:KEY], ...)", "source"),
+    Option("data", Text("gaussian, a structured source or a data set spec", _data_spec), "gaussian",
+           "source: gaussian; a structured source with i.i.d. coordinates (bernoulli-gaussian:P, "
+           "sparse-rademacher:P, uniform, laplace, each optionally :rotated); or a data set (digits, "
+           "patches:P[:N], lfw, mnist:PATH, npz:PATH[:KEY], ...)", "source"),
     Option("spectrum", Text("isotropic, powerlaw:ALPHA or FILE.npy", _spectrum), None,
            "Gaussian source spectrum: isotropic, powerlaw:ALPHA, or a .npy file of eigenvalues or a covariance",
            "source", applies="gaussian", default_text="isotropic"),
@@ -257,6 +273,10 @@ _OPTIONS = [
     Option("parametrization", Choice(PARAMETRIZATIONS), None, "decoder parametrisation", "model",
            default_text="optimal-decoder for population, untied for samples"),
     Option("init", Choice(INITS), "gaussian", "initialisation of the encoder B", "model"),
+    Option("decoder", Choice(DECODERS), "linear",
+           "decoder after the code: linear (trained A), denoiser (the law's MMSE denoiser on the best "
+           "linear reconstruction), learned-denoiser (binned conditional means, no knowledge of the law)",
+           "model", applies="structured"),
     # -- training
     Option("method", Choice(METHODS), None,
            "population: gradient descent on the exact Gaussian risk; samples: minibatches", "training",
@@ -286,6 +306,9 @@ _OPTIONS = [
            "run the controls (Gaussian twin, theory encoder): 70-80% of a data run's time", "data", applies="data"),
     Option("theory_steps", Integer(1), None, "population steps of the theory encoder (control)", "data",
            applies="data", default_text="steps"),
+    Option("eval_samples", Integer(100), 8000,
+           "fresh samples (or supports, for bernoulli-gaussian) behind the Monte Carlo risks", "data",
+           applies="structured"),
     # -- output
     Option("record_spectrum", Boolean(), False, "list the source's eigenvalues in the record", "output"),
     Option("save_params", Text("a file name ending in .npz", _output_path), None,
@@ -305,45 +328,44 @@ def code_size(rate: float, d: int) -> int:
     return n
 
 
-def _is_gaussian(data) -> bool:
-    return data is None or str(data).strip().lower() == "gaussian"
-
-
 # ----------------------------------------------------------------------------- the configuration
-def _applies(option: Option, gaussian: bool, method: str) -> bool:
-    return {"all": True, "gaussian": gaussian, "data": not gaussian, "samples": method == "samples"}[option.applies]
+def _applies(option: Option, kind: str, method: str) -> bool:
+    return option.applies in ("all", kind) or (option.applies == "samples" and method == "samples")
 
 
-_SCOPE = {"gaussian": "the Gaussian source", "data": "data sets", "samples": "method samples"}
+_SCOPE = {"gaussian": "the Gaussian source", "data": "data sets", "samples": "method samples",
+          "structured": "structured sources (bernoulli-gaussian:P, ...)"}
 
 
 def _resolve(values: dict) -> dict:
     """Normalised, cross-checked values with their defaults resolved (see the module docstring)."""
     v = {name: OPTIONS[name].check(values.get(name)) for name in OPTIONS}
     given = sorted(name for name, value in values.items() if value is not None)
-    gaussian = v["data"] is None or _is_gaussian(v["data"])
+    kind = source_kind(v["data"])
+    gaussian = kind == "gaussian"
     v["data"] = "gaussian" if gaussian else v["data"]
-    source = "the Gaussian source" if gaussian else f"a data set (data = {v['data']!r})"
+    source = {"gaussian": "the Gaussian source", "data": f"a data set (data = {v['data']!r})",
+              "structured": f"a structured source (data = {v['data']!r})"}[kind]
     if (v["rate"] is None) == (v["n"] is None):
         raise ValueError("give exactly one of rate (n = round(rate * d)) and n")
     v["method"] = v["method"] or ("population" if gaussian else "samples")
     if not gaussian and v["method"] != "samples":
         raise ValueError(f"{source} is trained on its samples: method must be samples, got {v['method']!r}")
     for name in given:
-        if not _applies(OPTIONS[name], gaussian, v["method"]):
+        if not _applies(OPTIONS[name], kind, v["method"]):
             raise ValueError(f"{name} applies only to {_SCOPE[OPTIONS[name].applies]}; "
                              f"it cannot be used with {source}, method {v['method']}")
     for name, option in OPTIONS.items():  # defaults of the options that apply; None for the rest
-        if not _applies(option, gaussian, v["method"]):
+        if not _applies(option, kind, v["method"]):
             v[name] = None
         elif v[name] is None:
             v[name] = option.default
-    v["d"] = DEFAULT_D if gaussian and v["d"] is None else v["d"]
+    v["d"] = DEFAULT_D if kind != "data" and v["d"] is None else v["d"]
     v["parametrization"] = v["parametrization"] or ("optimal-decoder" if v["method"] == "population" else "untied")
     if v["method"] == "samples" and v["parametrization"] == "optimal-decoder":
         raise ValueError("parametrization optimal-decoder needs the exact population risk; with method samples "
                          "use untied (the decoder is refitted at the end) or tied")
-    if not gaussian and v["parametrization"] != "untied":
+    if kind == "data" and v["parametrization"] != "untied":
         raise ValueError(f"{source} is trained untied (decoder refitted by least squares); "
                          f"got parametrization {v['parametrization']!r}")
     v["optimizer"] = v["optimizer"] or DEFAULT_OPTIMIZER[v["method"]]
@@ -363,9 +385,14 @@ class _Base:
 
     # -- derived
     @property
+    def source_kind(self) -> str:
+        """"gaussian", "structured" or "data" (see :func:`source_kind`)."""
+        return source_kind(self.data)
+
+    @property
     def is_data(self) -> bool:
-        """True when the source is a data set (anything but ``gaussian``)."""
-        return self.data != "gaussian"
+        """True when the source is a data set (neither ``gaussian`` nor a structured law)."""
+        return self.source_kind == "data"
 
     def code_size(self, d: int | None = None) -> int:
         """n for input dimension ``d`` (default: the configuration's own ``d``)."""
@@ -465,7 +492,8 @@ def from_arguments(args, names=None) -> dict:
 def markdown_table() -> str:
     """The option table as Markdown (``simulations/README.md`` carries it; a test keeps the two equal)."""
     lines = ["| key | flag | accepted values | default | applies to | meaning |", "|---|---|---|---|---|---|"]
-    scope = {"all": "every run", "gaussian": "Gaussian source", "data": "data sets", "samples": "method samples"}
+    scope = {"all": "every run", "gaussian": "Gaussian source", "data": "data sets", "samples": "method samples",
+             "structured": "structured sources"}
     for o in OPTIONS.values():
         lines.append(f"| `{o.name}` | `{o.flag}` | {o.accepts} | {o.describe_default()} | {scope[o.applies]} | {o.help} |")
     return "\n".join(lines)

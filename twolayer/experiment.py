@@ -6,6 +6,9 @@ r"""One run: :func:`run` (``RunConfig -> record``), for the command line, the sw
   risk of the trained autoencoder, with the decoder described there).
 * A data set: :func:`twolayer.universality.data_experiment` (held-out risk of the encoder
   trained on the training rows, Gaussian and scale-mixture predictions, controls).
+* A structured source (``bernoulli-gaussian:P``, ...): :func:`twolayer.structured_run.run_structured`
+  (minibatches of fresh samples; the risk under the law itself, with a standard error, for the
+  chosen decoder, beside its prediction).
 
 With ``save_params`` the trained decoder ``A``, encoder ``B``, the start ``B0`` and the
 record (as JSON text) are written to that ``.npz`` file; ``{rate}``, ``{seed}``, ... in the
@@ -57,8 +60,13 @@ def run(config, *, progress: bool = False) -> dict:
     if config.save_params is not None:
         save_to = config.save_params.format_map(config.to_dict())
         _check_writable(save_to)
-    if config.is_data:
+    kind = config.source_kind
+    if kind == "data":
         record, result = _run_data(config, progress)
+    elif kind == "structured":
+        from .structured_run import run_structured
+
+        record, result = run_structured(config, progress)
     else:
         record, result = _run_gaussian(config, progress)
     if save_to is not None:

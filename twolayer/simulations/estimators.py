@@ -124,7 +124,7 @@ def population_loss(act, parametrization: str, jitter: float):
     return loss
 
 
-def sample_loss(act, *, d: int, batch_size: int, steps: int, dtype, smoothing=SIGN_SMOOTHING):
+def sample_loss(act, *, d: int, batch_size: int, steps: int, dtype, smoothing=SIGN_SMOOTHING, law=None):
     """loss(params, step, key, consts) = mean_batch ||x - A sigma(Bx)||^2 on minibatch ``step`` (v = 1).
 
     sign is replaced by :func:`smoothed_sign` with the annealed width of step ``step``.
@@ -143,6 +143,8 @@ def sample_loss(act, *, d: int, batch_size: int, steps: int, dtype, smoothing=SI
         Floating dtype of the Gaussian samples.
     smoothing : tuple of float, optional
         (tau_0, tau_1) for sign (default :data:`SIGN_SMOOTHING`).
+    law : Law, optional
+        A structured law of :mod:`twolayer.theory.priors` to draw the samples from (static).
 
     Returns
     -------
@@ -154,7 +156,7 @@ def sample_loss(act, *, d: int, batch_size: int, steps: int, dtype, smoothing=SI
     smooth = act.name == "sign"
 
     def loss(params, step, key, consts):
-        x = draw_batch(key, step, batch_size, d, consts, dtype)
+        x = draw_batch(key, step, batch_size, d, consts, dtype, law)
         z = x @ params["B"].T
         code = smoothed_sign(z, smoothing_width(step, steps, smoothing)) if smooth else act(z, jnp)
         err = x - code @ decoder(params, jnp).T

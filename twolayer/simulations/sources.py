@@ -51,6 +51,8 @@ class Source:
     data: np.ndarray | None
     scale: np.ndarray | None
     variance: float
+    law: object = None  # a twolayer.theory.priors.Law: x = Q z, z i.i.d. of the law (unit variance)
+    rotation: np.ndarray | None = None  # Q (None: the identity)
 
     @property
     def isotropic(self) -> bool:
@@ -72,10 +74,11 @@ class Source:
             "cov": None if self.cov is None else self.cov / v,
             "scale": None if self.scale is None else self.scale / root,
             "data": None if self.data is None else self.data / root,
+            "rotation": self.rotation,
         }
 
 
-def make_source(d: int, *, cov=None, spectrum=None, data=None) -> Source:
+def make_source(d: int, *, cov=None, spectrum=None, data=None, law=None, rotation=None) -> Source:
     """Validate and resolve (cov | spectrum | data) for input dimension ``d``; at most one may be given.
 
     Parameters
@@ -106,9 +109,19 @@ def make_source(d: int, *, cov=None, spectrum=None, data=None) -> Source:
     >>> source.variance, source.isotropic
     (2.0, False)
     """
-    given = [name for name, v in (("cov", cov), ("spectrum", spectrum), ("data", data)) if v is not None]
+    given = [name for name, v in (("cov", cov), ("spectrum", spectrum), ("data", data), ("law", law))
+             if v is not None]
     if len(given) > 1:
-        raise ValueError(f"give at most one of cov, spectrum and data; got {' and '.join(given)}")
+        raise ValueError(f"give at most one of cov, spectrum, data and law; got {' and '.join(given)}")
+    if rotation is not None and law is None:
+        raise ValueError("rotation rotates a structured law; give law too")
+    if law is not None:  # i.i.d. unit-variance coordinates: second moment I, also after a rotation
+        Q = None
+        if rotation is not None:
+            Q = as_matrix(rotation, "rotation", shape=(d, d))
+            if not np.allclose(Q @ Q.T, np.eye(d), atol=1e-8):
+                raise ValueError("rotation must be an orthogonal d x d matrix")
+        return Source(d, None, None, None, 1.0, law, Q)
     if data is not None:
         X = as_matrix(data, "data (N x d samples)")
         if X.shape[1] != d:
@@ -130,7 +143,7 @@ def make_source(d: int, *, cov=None, spectrum=None, data=None) -> Source:
     return Source(d, None, None, None, 1.0)
 
 
-def draw_batch(key, step, batch_size: int, d: int, consts: dict, dtype):
+def draw_batch(key, step, batch_size: int, d: int, consts: dict, dtype, law=None):
     """Minibatch ``step`` (JAX): fresh x = L g, g ~ N(0, I), or rows of ``data`` drawn with replacement.
 
     The key for step t is fold_in(key, t), so a run's samples depend only on (seed, t).
@@ -160,6 +173,10 @@ def draw_batch(key, step, batch_size: int, d: int, consts: dict, dtype):
     import jax
 
     k = jax.random.fold_in(key, step)
+    if law is not None:  # a structured law, optionally rotated: x = Q z
+        z = law.sample_jax(k, (batch_size, d), dtype)
+        rotation = consts.get("rotation")
+        return z if rotation is None else z @ rotation.T
     data = consts.get("data")
     if data is not None:
         idx = jax.random.randint(k, (batch_size,), 0, data.shape[0])

@@ -139,6 +139,7 @@ class _Spec:
     batch_size: int
     d: int
     dtype: str
+    law: object = None
 
 
 @functools.lru_cache(maxsize=32)
@@ -154,7 +155,7 @@ def _compiled(spec: _Spec):
         loss = population_loss(act, spec.parametrization, JITTER[spec.dtype])
     else:
         loss = sample_loss(
-            act, d=spec.d, batch_size=spec.batch_size, steps=spec.steps, dtype=jnp.dtype(spec.dtype),
+            act, d=spec.d, batch_size=spec.batch_size, steps=spec.steps, dtype=jnp.dtype(spec.dtype), law=spec.law,
             smoothing=SIGN_SMOOTHING,
         )
     grad = jax.value_and_grad(loss)
@@ -182,7 +183,8 @@ def _compiled(spec: _Spec):
 def _check_options(method, parametrization, optimizer, schedule, dtype, init, tol, data):
     check_choice(method, METHODS, "method")
     if data is not None and method != "samples":
-        raise ValueError("a data matrix can only be used with method='samples' (population needs a covariance)")
+        raise ValueError("a data matrix or a structured law can only be used with method='samples' "
+                         "(the population method needs the exact Gaussian risk)")
     if parametrization is None:
         parametrization = "optimal-decoder" if method == "population" else "untied"
     check_choice(parametrization, PARAMETRIZATIONS, "parametrization")
@@ -211,6 +213,8 @@ def train(
     cov=None,
     spectrum=None,
     data=None,
+    law=None,
+    rotation=None,
     steps=2000,
     optimizer=None,
     lr=None,
@@ -244,6 +248,12 @@ def train(
     cov, spectrum, data : array_like, optional
         The source (at most one; ``spectrum`` = a diagonal covariance); none = the isotropic
         N(0, I). ``data`` (N x d) needs method "samples".
+    law, rotation : Law and array_like, optional
+        A structured source instead (method "samples"): x = Q z with z i.i.d. of ``law`` (a
+        :class:`twolayer.theory.priors.Law`, unit variance) and Q = ``rotation`` (d x d
+        orthogonal; None: the identity). The decoder is returned as trained, and the metrics
+        are those of the Gaussian with the same second moments (I); the risk under the law
+        itself is :func:`twolayer.theory.structured.structured_risk`.
     steps : int, optional
         Step budget, >= 1 (default 2000).
     optimizer : {"sgd", "momentum", "adam"} or None, optional
@@ -300,14 +310,14 @@ def train(
     threads.check_limit(blas_threads)
     act = get_activation(activation)
     parametrization, optimizer, schedule, tol = _check_options(
-        method, parametrization, optimizer, schedule, dtype, init, tol, data
+        method, parametrization, optimizer, schedule, dtype, init, tol, data if law is None else law
     )
     steps = as_size(steps, "steps")
     batch_size = as_size(batch_size, "batch_size")
     record_every = as_size(record_every, "record_every", minimum=0)
     seed = as_size(seed, "seed", minimum=0)
     lr = check_lr(lr, method, optimizer, d)
-    source = make_source(d, cov=cov, spectrum=spectrum, data=data)
+    source = make_source(d, cov=cov, spectrum=spectrum, data=data, law=law, rotation=rotation)
 
     params0 = init_params(d, n, parametrization=parametrization, init=init, seed=seed)  # standardised source
     if parametrization == "tied":
@@ -316,7 +326,7 @@ def train(
     chunk = min(record_every or CHUNK, steps)
     spec = _Spec(
         activation if isinstance(activation, str) else act,
-        method, parametrization, optimizer, lr, schedule, steps, chunk, batch_size, d, dtype,
+        method, parametrization, optimizer, lr, schedule, steps, chunk, batch_size, d, dtype, law,
     )
 
     start_time = time.perf_counter()
@@ -333,7 +343,8 @@ def train(
         "parametrization": parametrization, "optimizer": optimizer, "lr": lr, "schedule": schedule,
         "batch_size": batch_size if method == "samples" else None, "init": init, "seed": seed,
         "dtype": dtype, "tol": tol, "step_budget": steps,
-        "source": "data" if source.data is not None else ("isotropic" if source.isotropic else "covariance"),
+        "source": ("structured" if source.law is not None else "data" if source.data is not None
+                   else "isotropic" if source.isotropic else "covariance"),
     }
     return TrainResult(A, params["B"], B0, history, steps_run, seconds, metrics, config, stopped)
 
@@ -354,7 +365,7 @@ def _run(spec, params0, source, seed, tol, record_every, progress, act):
         params = {k: put(v) for k, v in params0.items()}
         opt_state = tx.init(params)
         std = source.standardised()
-        names = ("cov",) if spec.method == "population" else ("data", "scale")
+        names = ("cov",) if spec.method == "population" else ("data", "scale", "rotation")
         consts = {k: put(std[k]) for k in names}
         key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
 
@@ -401,7 +412,7 @@ def _check_finite(values, done, spec):
 
 def _exact_risk(params, spec, source, act):
     """Exact risk of B with the optimal decoder (samples from a Gaussian source), else None."""
-    if spec.method != "samples" or source.data is not None:
+    if spec.method != "samples" or source.data is not None or source.law is not None:
         return None
     B = np.asarray(params["B"], dtype=np.float64)  # for the standardised source: same risk
     return population_risk(B, activation=act, cov=source.standardised()["cov"])
@@ -440,7 +451,7 @@ def _final_decoder(params, parametrization, method, source, act):
     if parametrization == "optimal-decoder":
         return optimal_decoder(B, activation=act, cov=source.cov), {}
     trained = decoder(params)
-    if method != "samples" or parametrization != "untied":
+    if method != "samples" or parametrization != "untied" or source.law is not None:
         return trained, {}
     extra = {"final_risk_trained_decoder": population_risk(B, trained, activation=act, cov=source.cov)}
     if source.data is None:

@@ -1,0 +1,255 @@
+"""Structured sources (i.i.d. laws), their denoisers, the risk estimators and the effective channel.
+
+Each check is against an independent computation: a brute-force posterior on a fine grid,
+Monte Carlo with its standard error, the exact Gaussian risk, an explicit rotation of the
+samples, a least-squares fit, or parameters saved by a run and scored again.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from twolayer import RunConfig, run
+from twolayer.experiment import load_params
+from twolayer.structured_run import effective_channel
+from twolayer.theory import min_risk, optimal_decoder, population_risk
+from twolayer.theory.priors import Law, denoiser_risk, effective_noise, haar_rotation, parse_source
+from twolayer.theory.structured import sign_code, structured_linear_decoder, structured_risk
+
+LAWS = [Law("gaussian"), Law("bernoulli-gaussian", 0.1), Law("bernoulli-gaussian", 0.5),
+        Law("sparse-rademacher", 0.3), Law("uniform"), Law("laplace")]
+
+
+def _grid_posterior_mean(law, y, s2):
+    """E[x | y] by brute force: the prior on a fine grid (atoms added exactly), Bayes' rule in log space."""
+    atoms, weights = np.empty(0), np.empty(0)
+    if law.name == "uniform":
+        x = np.linspace(-math.sqrt(3), math.sqrt(3), 400001)
+        logp = np.zeros_like(x)
+    elif law.name == "laplace":
+        x = np.linspace(-40, 40, 1600001)
+        logp = -np.abs(x) * math.sqrt(2)
+    elif law.name == "sparse-rademacher":
+        a = 1 / math.sqrt(law.p)
+        x, logp = np.empty(0), np.empty(0)
+        atoms, weights = np.array([0.0, a, -a]), np.array([1 - law.p, law.p / 2, law.p / 2])
+    else:  # Gaussian part N(0, 1/p), plus an atom at 0 of mass 1 - p
+        x = np.linspace(-60, 60, 1600001)
+        logp = np.log(law.p) + 0.5 * np.log(law.p / (2 * np.pi)) - 0.5 * law.p * x * x
+        if law.p < 1:
+            atoms, weights = np.array([0.0]), np.array([1 - law.p])
+    dx = x[1] - x[0] if x.size else 0.0
+    ll = np.concatenate([logp - (y - x) ** 2 / (2 * s2) + (np.log(dx) if x.size else 0.0),
+                         np.log(weights) - (y - atoms) ** 2 / (2 * s2)])
+    pts = np.concatenate([x, atoms])
+    w = np.exp(ll - ll.max())
+    return float(np.sum(w * pts) / np.sum(w))
+
+
+@pytest.mark.parametrize("law", LAWS, ids=lambda law: law.spec)
+@pytest.mark.parametrize("s2", [0.05, 0.6, 4.0])
+def test_denoiser_is_the_posterior_mean(law, s2):
+    """Closed-form E[x | y] (Bayes' rule, truncated normals) = a brute-force posterior on a grid."""
+    ys = np.array([-9.0, -2.5, -0.3, 0.0, 0.7, 1.9, 4.0, 12.0])
+    got = law.denoise(ys, s2)
+    want = np.array([_grid_posterior_mean(law, y, s2) for y in ys])
+    np.testing.assert_allclose(got, want, atol=2e-5, rtol=1e-6)
+    np.testing.assert_allclose(law.denoise(-ys, s2), -got, atol=1e-12)  # symmetric law: odd denoiser
+
+
+@pytest.mark.parametrize("law", LAWS, ids=lambda law: law.spec)
+def test_samples_have_zero_mean_unit_variance_and_the_stated_kurtosis(law):
+    x = law.sample(np.random.default_rng(1), 2_000_000)
+    n = x.size
+    assert abs(x.mean()) < 4 / math.sqrt(n)
+    assert x.var() == pytest.approx(1.0, abs=4 * math.sqrt((law.excess_kurtosis() + 2) / n))
+    assert np.mean(np.abs(x)) == pytest.approx(law.abs_mean(), abs=4 / math.sqrt(n))
+    kurt = np.mean(x**4) - 3
+    assert kurt == pytest.approx(law.excess_kurtosis(), rel=0.03, abs=0.02)
+
+
+@pytest.mark.parametrize("law", LAWS, ids=lambda law: law.spec)
+@pytest.mark.parametrize("s2", [0.05, 0.5, 3.0])
+def test_mmse_matches_monte_carlo(law, s2):
+    """mmse(s2) (adaptive quadrature) = Monte Carlo of (x - E[x|y])^2 within 4 standard errors."""
+    rng = np.random.default_rng(2)
+    x = law.sample(rng, 1_000_000)
+    y = x + math.sqrt(s2) * rng.standard_normal(x.size)
+    err = (x - law.denoise(y, s2)) ** 2
+    assert abs(law.mmse(s2) - err.mean()) <= 4 * err.std() / math.sqrt(err.size) + 1e-9
+
+
+def test_mmse_closed_forms_and_limits():
+    """Gaussian: s2 / (1 + s2); every law: increasing from 0 to 1, below the Gaussian (it is the hardest)."""
+    for s2 in (0.01, 0.3, 1.0, 10.0):
+        assert Law("gaussian").mmse(s2) == pytest.approx(s2 / (1 + s2), rel=1e-12)
+        for law in LAWS[1:]:
+            assert law.mmse(s2) <= s2 / (1 + s2) + 1e-9
+    for law in LAWS:
+        values = [law.mmse(s2) for s2 in (1e-4, 0.1, 1.0, 10.0, 1e4)]
+        assert values[0] < 1e-3 and values[-1] > 0.99 and np.all(np.diff(values) > 0)
+
+
+def test_denoiser_prediction_gives_back_the_gaussian_value_on_a_gaussian_source():
+    for r in (0.25, 0.5, 1.0, 2.0):
+        rg = float(min_risk(r))
+        assert denoiser_risk(Law("gaussian"), rg) == pytest.approx(rg, rel=1e-12)
+        assert effective_noise(rg) == pytest.approx(rg / (1 - rg))
+
+
+def test_parse_source():
+    assert parse_source("bernoulli-gaussian:0.1") == (Law("bernoulli-gaussian", 0.1), False)
+    assert parse_source("Laplace:rotated") == (Law("laplace"), True)
+    assert parse_source("gaussian") is None and parse_source("patches:8") is None
+    for bad in ("bernoulli-gaussian", "bernoulli-gaussian:0", "bernoulli-gaussian:1.5", "uniform:0.3",
+                "sparse-rademacher:0.2:twisted"):
+        with pytest.raises(ValueError):
+            parse_source(bad)
+
+
+# ----------------------------------------------------------------------------- risk estimators
+def _orthonormal_rows(n, d, seed):
+    return np.linalg.qr(np.random.default_rng(seed).standard_normal((d, d)))[0][:n]
+
+
+def test_supports_estimator_is_exact_for_a_gaussian_law():
+    """Law gaussian: every support is full, so the estimator is the exact population risk (no noise)."""
+    B = _orthonormal_rows(24, 32, 0)
+    A = optimal_decoder(B) * 0.9
+    est = structured_risk(B, A, Law("gaussian"), estimator="supports", draws=3)
+    assert est.value == pytest.approx(population_risk(B, A), rel=1e-12) and est.stderr == pytest.approx(0, abs=1e-12)
+
+
+@pytest.mark.parametrize("p, n", [(0.1, 32), (0.3, 64)])
+def test_supports_estimator_agrees_with_plain_monte_carlo(p, n):
+    """Bernoulli-Gaussian: Rao-Blackwellised (exact Gaussian risk per support) = plain Monte Carlo."""
+    d = 64
+    B = _orthonormal_rows(n, d, 1) if n <= d else None
+    A = optimal_decoder(B)
+    law = Law("bernoulli-gaussian", p)
+    rb = structured_risk(B, A, law, estimator="supports", draws=600, seed=3)
+    mc = structured_risk(B, A, law, estimator="mc", draws=200_000, seed=4)
+    assert abs(rb.value - mc.value) <= 4 * math.hypot(rb.stderr, mc.stderr)
+    # per draw, a support (the Gaussian part integrated exactly) is worth over 100 samples
+    assert (rb.stderr * math.sqrt(rb.count)) ** 2 * 100 < (mc.stderr * math.sqrt(mc.count)) ** 2
+
+
+def test_identity_encoder_with_sign_of_zero_plus_one():
+    """A localised encoder (B selects coordinates): on sparse data B x = 0 often, and sign(0) = +1 (one bit).
+    The supports estimator (dead neurons handled exactly) agrees with Monte Carlo of the same convention."""
+    d, n = 32, 16
+    B = np.eye(d)[:n] * 1.5
+    A = np.random.default_rng(20).standard_normal((d, n)) * 0.3 + np.eye(d)[:, :n] * 0.5
+    law = Law("bernoulli-gaussian", 0.2)
+    rb = structured_risk(B, A, law, estimator="supports", draws=3000, seed=21)
+    mc = structured_risk(B, A, law, estimator="mc", draws=300_000, seed=22)
+    assert abs(rb.value - mc.value) <= 4 * math.hypot(rb.stderr, mc.stderr)
+    assert sign_code(np.zeros(3)).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_rotation_is_applied_to_the_samples():
+    """risk(B, A; x = Q z) by the estimator = Monte Carlo on explicitly rotated samples (same draws)."""
+    d, n = 32, 16
+    law = Law("laplace")
+    Q = haar_rotation(d, 5)
+    B = np.random.default_rng(6).standard_normal((n, d)) / math.sqrt(d)
+    A = np.random.default_rng(7).standard_normal((d, n)) / math.sqrt(n)
+    est = structured_risk(B, A, law, rotation=Q, estimator="mc", draws=5000, seed=8, batch=5000)
+    z = law.sample(np.random.default_rng(8), (5000, d))
+    x = z @ Q.T
+    direct = np.sum((x - sign_code(x @ B.T) @ A.T) ** 2, axis=1).mean() / d
+    assert est.value == pytest.approx(direct, rel=1e-12)
+    assert np.allclose(Q @ Q.T, np.eye(d), atol=1e-12)
+
+
+@pytest.mark.parametrize("law", [Law("bernoulli-gaussian", 0.2), Law("uniform")], ids=lambda law: law.spec)
+def test_structured_linear_decoder_is_the_least_squares_decoder(law):
+    """A* from the estimated moments = least squares of x on the codes of many fresh samples."""
+    d, n = 24, 12
+    B = _orthonormal_rows(n, d, 9)
+    A = structured_linear_decoder(B, law, draws=4000 if law.is_gaussian_mixture else 400_000, seed=10)
+    x = law.sample(np.random.default_rng(11), (400_000, d))
+    codes = sign_code(x @ B.T)
+    lstsq = np.linalg.lstsq(codes, x, rcond=None)[0].T
+    assert np.max(np.abs(A - lstsq)) < 0.02
+    # and it is at least as good as the Gaussian-optimal decoder under the law
+    r_star = structured_risk(B, A, law, estimator="mc", draws=100_000, seed=12)
+    r_gauss = structured_risk(B, optimal_decoder(B), law, estimator="mc", draws=100_000, seed=12)
+    assert r_star.value <= r_gauss.value + 2 * r_star.stderr
+
+
+# ----------------------------------------------------------------------------- effective channel
+def test_effective_channel_is_exact_on_a_gaussian_source():
+    """Gaussian source, best decoder: x_hat = mu (x + sigma w) with mu = 1 - R, sigma^2 = R / (1 - R)."""
+    from twolayer.activations import get_activation
+
+    d, n = 64, 32
+    B = _orthonormal_rows(n, d, 13)
+    A = optimal_decoder(B)
+    R = population_risk(B, A)
+    ch = effective_channel(Law("gaussian"), B, A, None, get_activation("sign"), 40_000, 14)
+    assert ch["mu"] == pytest.approx(1 - R, abs=0.004)
+    assert ch["sigma2"] == pytest.approx(R / (1 - R), rel=0.02)
+
+
+# ----------------------------------------------------------------------------- runs
+def test_structured_run_record_and_saved_parameters(tmp_path):
+    """A run on Bernoulli-Gaussian data: the record's final risk is the trained network's risk under the
+    law, recomputed here from the saved parameters with an independent estimator."""
+    path = tmp_path / "bg.npz"
+    rec = run(RunConfig(data="bernoulli-gaussian:0.3", d=48, rate=0.5, steps=300, seed=2, eval_samples=4000,
+                        save_params=str(path)))
+    assert rec["law"] == "bernoulli-gaussian:0.3" and rec["decoder"] == "linear" and rec["sign_at_zero"] == 1
+    assert rec["predicted_risk"] == pytest.approx(1 - 1 / math.pi)
+    assert rec["predicted_sigma2"] == pytest.approx(effective_noise(1 - 1 / math.pi))
+    saved = load_params(path)
+    mc = structured_risk(saved["B"], saved["A"], Law("bernoulli-gaussian", 0.3), estimator="mc", draws=100_000, seed=99)
+    assert abs(rec["final_risk"] - mc.value) <= 4 * math.hypot(rec["final_risk_stderr"], mc.stderr)
+    assert abs(rec["risk_linear"] - mc.value) <= 4 * math.hypot(rec["risk_linear_stderr"], mc.stderr)
+    # the denoisers improve on the linear decoder for sparse data (same test draws)
+    assert rec["risk_denoiser"] < rec["risk_linear"] and rec["risk_learned_denoiser"] < rec["risk_linear"]
+
+
+def test_rotated_source_trains_and_the_denoiser_works_in_the_law_basis():
+    rec = run(RunConfig(data="sparse-rademacher:0.2:rotated", d=48, rate=1.0, steps=300, seed=0,
+                        decoder="denoiser", eval_samples=3000))
+    assert rec["rotated"] is True and rec["final_risk"] == rec["risk_denoiser"]
+    assert rec["risk_denoiser"] < 0.9 * rec["risk_linear"]
+
+
+def test_learned_denoiser_is_close_to_the_known_one():
+    """Binned conditional means (no knowledge of the law) within 5% of the law's MMSE denoiser."""
+    rec = run(RunConfig(data="bernoulli-gaussian:0.1", d=128, rate=1.0, steps=800, seed=0, decoder="learned-denoiser",
+                        eval_samples=8000))
+    assert rec["final_risk"] == rec["risk_learned_denoiser"]
+    assert rec["risk_learned_denoiser"] <= 1.05 * rec["risk_denoiser"]
+
+
+def test_structured_options_are_checked():
+    with pytest.raises(ValueError, match="decoder applies only to structured sources"):
+        RunConfig(rate=0.5, decoder="denoiser")
+    with pytest.raises(ValueError, match="method must be samples"):
+        RunConfig(data="laplace", rate=0.5, method="population")
+    with pytest.raises(ValueError, match="P in \\(0, 1\\]"):
+        RunConfig(data="bernoulli-gaussian:2", rate=0.5)
+    cfg = RunConfig(data="uniform", rate=0.5)
+    assert (cfg.d, cfg.method, cfg.decoder, cfg.eval_samples, cfg.whiten) == (256, "samples", "linear", 8000, None)
+
+
+# ----------------------------------------------------------------------------- acceptance (slow)
+@pytest.mark.slow
+@pytest.mark.parametrize("p", [0.1, 0.3])
+def test_linear_decoder_approaches_the_gaussian_value_as_d_grows(p):
+    """Theorem (Kögler, Shevchenko, Hassani, Mondelli, ICML 2024, arXiv:2402.05013): with a linear decoder,
+    1-bit compression of Bernoulli-Gaussian data performs as on a Gaussian source as d grows. Measured
+    here: the excess of the Gaussian-optimal encoder (orthonormal rows) at r = 1 decreases with d."""
+    law = Law("bernoulli-gaussian", p)
+    excess = []
+    for d in (128, 256, 512):
+        B = _orthonormal_rows(d, d, d)
+        est = structured_risk(B, optimal_decoder(B), law, draws=300, seed=d)
+        excess.append(est.value / float(min_risk(1.0)) - 1)
+    assert excess[0] > excess[1] > excess[2] > 0

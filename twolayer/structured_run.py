@@ -1,0 +1,151 @@
+r"""One run on a structured source: train on fresh samples, score each decoder under the law itself.
+
+For ``data = "bernoulli-gaussian:P"`` (or ``sparse-rademacher:P``, ``uniform``, ``laplace``,
+each optionally ``:rotated``) the source is x = Q z with z i.i.d. of the law (unit variance)
+and Q a Haar rotation drawn from ``default_rng([seed, ROTATION_STREAM])`` (identity without
+``:rotated``). The autoencoder is trained by minibatches of fresh samples
+(:func:`twolayer.simulations.train`, untied: A and B trained), then:
+
+* **linear** -- x_hat = A sign(Bx) with the trained A; its risk under the law is
+  :func:`twolayer.theory.structured.structured_risk` (Rao-Blackwellised over supports for
+  Bernoulli-Gaussian, plain Monte Carlo otherwise). Prediction: the Gaussian value R_G =
+  ``min_risk(r)`` (the theorem "a linear decoder performs as on a Gaussian source",
+  Kögler, Shevchenko, Hassani, Mondelli, ICML 2024, arXiv:2402.05013);
+* **denoiser** -- the effective scalar channel: in the z basis, each coordinate of the linear
+  reconstruction z_lin = Q^T A sign(Bx) is mu (z_i + sigma w); mu and sigma^2 are fitted on
+  ``eval_samples`` fresh draws (mu = <z_lin, z> / <z, z>, sigma^2 = mean (z_lin - mu z)^2 / mu^2),
+  and z_hat_i = E[z_i | z_lin,i / mu] is the law's MMSE denoiser at noise sigma^2
+  (:meth:`~twolayer.theory.priors.Law.denoise`). Prediction: mmse of the law at
+  sigma^2 = R_G / (1 - R_G) (:func:`~twolayer.theory.priors.denoiser_risk`; derived, see
+  theory/structured.md);
+* **learned-denoiser** -- the same, with E[z_i | y] replaced by binned conditional means of z
+  given y = z_lin / mu on the fitting draws (no knowledge of the law). Prediction: as the
+  denoiser's.
+
+Every decoder is scored on the same ``eval_samples`` fresh test draws (``risk_linear``,
+``risk_denoiser``, ``risk_learned_denoiser``, each with a standard error); ``final_risk`` is the
+chosen decoder's (for the linear decoder on Bernoulli-Gaussian data, the Rao-Blackwellised
+estimate over ``eval_samples // 20`` supports).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: second entries of the seed sequences: the rotation, the fitting draws, the test draws.
+ROTATION_STREAM, FIT_STREAM, TEST_STREAM = 2, 3, 4
+#: bins of the learned denoiser (quantiles of y).
+LEARNED_BINS = 256
+
+
+def _z_reconstruction(z, B, A, Q, act):
+    """Q^T A sigma(B Q z) for rows z (the linear reconstruction in the law's basis); sign(0) = +1."""
+    from .theory.structured import _code
+
+    x = z if Q is None else z @ Q.T
+    out = _code(act, x @ B.T) @ A.T
+    return out if Q is None else out @ Q
+
+
+def _draws(law, d, count, seed, batch=2000):
+    rng = np.random.default_rng(seed)
+    for start in range(0, count, batch):
+        yield law.sample(rng, (min(batch, count - start), d))
+
+
+def effective_channel(law, B, A, Q, act, count, seed) -> dict:
+    """mu, sigma^2 of z_lin = mu (z + sigma w) fitted on ``count`` fresh draws, and the learned denoiser's bins."""
+    zz = zl = ll = 0.0
+    ys, zs = [], []
+    for z in _draws(law, B.shape[1], count, seed):
+        lin = _z_reconstruction(z, B, A, Q, act)
+        zz, zl, ll = zz + np.sum(z * z), zl + np.sum(z * lin), ll + np.sum(lin * lin)
+        ys.append(lin.ravel())
+        zs.append(z.ravel())
+    mu = zl / zz
+    resid = (ll - 2 * mu * zl + mu * mu * zz) / zz  # mean (z_lin - mu z)^2, per unit of E z^2 = 1
+    y, z = np.concatenate(ys) / mu, np.concatenate(zs)
+    edges = np.quantile(y, np.linspace(0, 1, LEARNED_BINS + 1))
+    which = np.clip(np.searchsorted(edges, y, side="right") - 1, 0, LEARNED_BINS - 1)
+    counts = np.bincount(which, minlength=LEARNED_BINS)
+    keep = counts > 0
+    centres = (np.bincount(which, weights=y, minlength=LEARNED_BINS)[keep] / counts[keep])
+    means = (np.bincount(which, weights=z, minlength=LEARNED_BINS)[keep] / counts[keep])
+    return {"mu": float(mu), "sigma2": float(resid / mu**2), "bins": (centres, means)}
+
+
+def run_structured(config, progress: bool = False):
+    """:func:`twolayer.run` for a structured source: ``(record, TrainResult)`` (module docstring)."""
+    from .activations import get_activation
+    from .simulations import train
+    from .theory import min_risk
+    from .theory.priors import effective_noise, haar_rotation, parse_source
+    from .theory.structured import structured_risk
+
+    law, rotated = parse_source(config.data)
+    d, n = config.d, config.code_size()
+    seed = config.seed
+    act = get_activation(config.activation)
+    Q = haar_rotation(d, [seed, ROTATION_STREAM]) if rotated else None
+    result = train(
+        d, n, activation=config.activation, method="samples", law=law, rotation=Q, steps=config.steps,
+        optimizer=config.optimizer, lr=config.lr, schedule=config.schedule, batch_size=config.batch_size,
+        parametrization=config.parametrization, init=config.init, seed=seed, dtype=config.dtype, progress=progress,
+    )
+    B, A = result.B, result.A
+    count = config.eval_samples
+
+    gaussian_value = float(min_risk(n / d, activation=act))
+    predicted = {"linear": gaussian_value}
+    if gaussian_value < 1:
+        predicted["denoiser"] = predicted["learned-denoiser"] = law.mmse(effective_noise(gaussian_value))
+
+    channel = effective_channel(law, B, A, Q, act, count, [seed, FIT_STREAM])
+    centres, means = channel["bins"]
+    decoders = {
+        "linear": lambda lin: lin,
+        "denoiser": lambda lin: law.denoise(lin / channel["mu"], channel["sigma2"]),
+        "learned-denoiser": lambda lin: np.interp(lin / channel["mu"], centres, means),
+    }
+    errors = {name: [] for name in decoders}
+    for z in _draws(law, d, count, [seed, TEST_STREAM]):  # paired: every decoder on the same draws
+        lin = _z_reconstruction(z, B, A, Q, act)
+        for name, decode in decoders.items():
+            errors[name].append(np.sum((z - decode(lin)) ** 2, axis=1) / d)
+    scored = {}
+    for name, errs in errors.items():
+        e = np.concatenate(errs)
+        scored[name] = (float(e.mean()), float(e.std(ddof=1) / math.sqrt(e.size)))
+
+    if config.decoder == "linear" and law.is_gaussian_mixture:
+        est = structured_risk(B, A, law, rotation=Q, activation=act, draws=max(100, count // 20),
+                              seed=[seed, TEST_STREAM])
+        final, stderr, estimator = est.value, est.stderr, "supports (Rao-Blackwellised)"
+    else:
+        (final, stderr), estimator = scored[config.decoder], "fresh samples"
+
+    record = result.as_record()
+    record["gaussian_equivalent_risk"] = record.pop("final_risk")  # the Gaussian with the same second moments
+    for key in ("predicted_risk", "relative_gap", "final_risk_trained_decoder"):
+        record.pop(key, None)
+    target = predicted.get(config.decoder)
+    record.update(
+        data=config.data, law=law.spec, rotated=rotated, decoder=config.decoder,
+        final_risk=final, final_risk_stderr=stderr, final_risk_estimator=estimator, eval_samples=count,
+        predicted_risk=target,
+        relative_gap=None if target is None else (final - target) / target,
+        predicted_risk_linear=predicted["linear"], predicted_risk_denoiser=predicted.get("denoiser"),
+        effective_mu=channel["mu"], effective_sigma2=channel["sigma2"],
+        predicted_sigma2=effective_noise(gaussian_value) if gaussian_value < 1 else None,
+        sign_at_zero=1,
+    )
+    for name, (value, se) in scored.items():
+        key = "risk_" + name.replace("-", "_")
+        record[key], record[key + "_stderr"] = value, se
+    # the channel prediction given the linear risk actually reached (separates the scalar-channel
+    # approximation from how close training came to the Gaussian value)
+    reached = scored["linear"][0]
+    record["predicted_risk_denoiser_given_linear"] = law.mmse(effective_noise(reached)) if reached < 1 else None
+    return record, result
