@@ -82,6 +82,74 @@ def _fmt_trained(rows, header=True):
     return "\n".join(lines)
 
 
+def transition(ps, d=64, rate=0.5, seeds=(0, 1), steps=10000):
+    """Sparse Rademacher: which structure gradient descent finds, against the derived critical P.
+
+    Per P: the exact risk of the identity-like encoder (best linear decoder), the risk of a Haar
+    orthonormal encoder with its best linear decoder (Monte Carlo), and for sample-trained
+    networks the risk under the law (trained decoder) and the rows' inverse participation ratio.
+    """
+    from twolayer import RunConfig, run
+    from twolayer.theory import minimizer
+    from twolayer.theory.priors import Law
+    from twolayer.theory.structured import identity_encoder_risk, structured_linear_decoder, structured_risk
+
+    n = int(round(rate * d))
+    rows = []
+    for p in ps:
+        law = Law("sparse-rademacher", p)
+        _, B = minimizer(d, n, seed=7)
+        rot = structured_risk(B, structured_linear_decoder(B, law, draws=200_000, seed=8), law, draws=100_000, seed=9)
+        trained = [run(RunConfig(data=f"sparse-rademacher:{p}", d=d, rate=rate, steps=steps, seed=s, eval_samples=20000))
+                   for s in seeds]
+        rows.append({"P": p, "identity": identity_encoder_risk(law, n, d), "rotation": rot.value,
+                     "trained": [t["final_risk"] for t in trained],
+                     "trained_refit": [t["risk_linear_refit"] for t in trained],
+                     "ipr": [t["encoder_localisation"] for t in trained]})
+        x = rows[-1]
+        print(f"  P = {p:4.2f}: identity {x['identity']:.4f}  rotation {x['rotation']:.4f}  trained "
+              + ", ".join(f"{a:.4f} (refit {b:.4f}, IPR {c:.3f})" for a, b, c in zip(x["trained"], x["trained_refit"],
+                                                                                  x["ipr"])), flush=True)
+    return rows
+
+
+def optimal_encoder_decoders(d, rates, ps, count=8000, seed=0):
+    """The channel and the denoisers on the Gaussian-optimal encoder (``minimizer``: Haar orthonormal rows
+    or tight frame, Gaussian-optimal decoder), without training: separates the scalar-channel
+    approximation from how far training got."""
+    from twolayer.activations import get_activation
+    from twolayer.structured_run import FIT_STREAM, TEST_STREAM, _draws, _z_reconstruction, effective_channel
+    from twolayer.theory import min_risk, minimizer
+    from twolayer.theory.priors import Law, effective_noise
+
+    act = get_activation("sign")
+    rows = []
+    for p in ps:
+        law = Law("bernoulli-gaussian", p)
+        for r in rates:
+            A, B = minimizer(d, int(round(r * d)), seed=seed)
+            ch = effective_channel(law, B, A, None, act, count, [seed, FIT_STREAM])
+            errs = {"linear": [], "denoiser": [], "learned": []}
+            for z in _draws(law, d, count, [seed, TEST_STREAM]):
+                lin = _z_reconstruction(z, B, A, None, act)
+                y = lin / ch["mu"]
+                errs["linear"].append(np.sum((z - lin) ** 2, axis=1) / d)
+                errs["denoiser"].append(np.sum((z - law.denoise(y, ch["sigma2"])) ** 2, axis=1) / d)
+                errs["learned"].append(np.sum((z - ch["learned"](y.ravel()).reshape(y.shape)) ** 2, axis=1) / d)
+            e = {k: np.concatenate(v) for k, v in errs.items()}
+            g = float(min_risk(r))
+            lin = float(e["linear"].mean())
+            row = {"P": p, "rate": r, "d": d, "linear": lin, "gaussian": g, "sigma2": ch["sigma2"],
+                   "sigma2_pred": effective_noise(g), "sigma2_given_linear": effective_noise(lin),
+                   "denoiser": float(e["denoiser"].mean()),
+                   "denoiser_se": float(e["denoiser"].std(ddof=1) / np.sqrt(count)),
+                   "learned": float(e["learned"].mean()), "pred": law.mmse(effective_noise(g)),
+                   "pred_given_linear": law.mmse(effective_noise(lin)), "seconds": 0.0}
+            rows.append(row)
+            print(_fmt_trained([row], header=len(rows) == 1), flush=True)
+    return rows
+
+
 def theory_speed(rates=100, repeats=3):
     from twolayer.cli import theory_records
     from twolayer.theory.priors import Law
@@ -102,7 +170,26 @@ def main(argv=None):
     parser.add_argument("--ps", type=float, nargs="+", default=[0.1, 0.3])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--json", metavar="OUT.json")
+    parser.add_argument("--only-transition", action="store_true", help="only section 5")
+    parser.add_argument("--only-optimal-encoder", action="store_true", help="only section 3b")
     args = parser.parse_args(argv)
+    if args.only_optimal_encoder:
+        print(f"3b. Gaussian-optimal encoder (no training), d = {max(args.ds)}: channel and decoders")
+        rows = optimal_encoder_decoders(max(args.ds), args.rates, args.ps)
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump({"optimal_encoder": rows}, fh, indent=1)
+        return
+    if args.only_transition:
+        from twolayer.theory.structured import SPARSE_RADEMACHER_CRITICAL_P
+
+        print(f"5. Sparse Rademacher, d = 64, r = 0.5, 10000 steps of Adam per seed (2 seeds): identity vs "
+              f"rotation (critical P* = 2 - pi/2 = {SPARSE_RADEMACHER_CRITICAL_P:.4f} in the limit)")
+        rows = transition([0.2, 0.3, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump({"transition": rows}, fh, indent=1)
+        return
 
     print("1. Gaussian-optimal encoder on Bernoulli-Gaussian data (linear decoder), risk vs the Gaussian value")
     enc = gaussian_optimal_encoder_excess(sorted({128, *args.ds}), [0.5, 1.0], args.ps)

@@ -221,7 +221,7 @@ def test_rotated_source_trains_and_the_denoiser_works_in_the_law_basis():
 
 
 def test_learned_denoiser_is_close_to_the_known_one():
-    """Binned conditional means (no knowledge of the law) within 5% of the law's MMSE denoiser."""
+    """Isotonic regression (no knowledge of the law) within 5% of the law's MMSE denoiser."""
     rec = run(RunConfig(data="bernoulli-gaussian:0.1", d=128, rate=1.0, steps=800, seed=0, decoder="learned-denoiser",
                         eval_samples=8000))
     assert rec["final_risk"] == rec["risk_learned_denoiser"]
@@ -253,3 +253,55 @@ def test_linear_decoder_approaches_the_gaussian_value_as_d_grows(p):
         est = structured_risk(B, optimal_decoder(B), law, draws=300, seed=d)
         excess.append(est.value / float(min_risk(1.0)) - 1)
     assert excess[0] > excess[1] > excess[2] > 0
+
+
+# ----------------------------------------------------------------------------- identity vs rotation
+@pytest.mark.parametrize("law", [Law("sparse-rademacher", 0.3), Law("bernoulli-gaussian", 0.2), Law("uniform"),
+                                 Law("laplace")], ids=lambda law: law.spec)
+@pytest.mark.parametrize("n", [1, 16, 64])
+def test_identity_encoder_risk_formula(law, n):
+    """R = 1 - (E|x|)^2 tr M^{-1} / d (Sherman-Morrison) = Monte Carlo of the same encoder with the decoder
+    C M^{-1} built from the code statistics, sign(0) = +1."""
+    from twolayer.theory.structured import code_statistics, identity_encoder_risk
+
+    d = 64
+    B = np.eye(d)[:n]
+    ex, q, var = code_statistics(law)
+    M = var * np.eye(n) + q * q * np.ones((n, n))
+    C = np.zeros((d, n))
+    C[:n] = ex * np.eye(n)
+    A = np.linalg.solve(M, C.T).T
+    mc = structured_risk(B, A, law, estimator="mc", draws=200_000, seed=3)
+    assert abs(identity_encoder_risk(law, n, d) - mc.value) <= 4 * mc.stderr + 1e-12
+
+
+def test_which_structure_wins_in_the_limit():
+    """Derived: identity beats a rotation iff (E|x|)^2 / Var(sign x) > 2/pi (any r <= 1)."""
+    from twolayer.theory.structured import SPARSE_RADEMACHER_CRITICAL_P, identity_limit, identity_wins
+
+    assert SPARSE_RADEMACHER_CRITICAL_P == pytest.approx(2 - math.pi / 2)
+    for p, wins in ((0.3, False), (0.42, False), (0.44, True), (0.9, True)):
+        assert identity_wins(Law("sparse-rademacher", p)) is wins
+        assert (identity_limit(Law("sparse-rademacher", p), 0.5) < 1 - 1 / math.pi) is wins
+    assert not identity_wins(Law("bernoulli-gaussian", 0.99)) and not identity_wins(Law("laplace"))
+    assert identity_wins(Law("uniform"))  # kappa = 3/4 > 2/pi
+    # at P = P* both structures give the Gaussian value
+    assert identity_limit(Law("sparse-rademacher", SPARSE_RADEMACHER_CRITICAL_P), 0.5) == pytest.approx(1 - 1 / math.pi)
+
+
+def test_a_sweep_over_laws_and_decoders(tmp_path, capsys):
+    """Structured sources are ordinary sweep keys: a grid over laws and decoders, shown with --columns."""
+    from twolayer.cli import main
+    from twolayer.sweep import loads_spec, run_sweep
+
+    spec = loads_spec('[grid]\ndata = ["bernoulli-gaussian:0.2", "laplace:rotated"]\n'
+                      'decoder = ["linear", "denoiser"]\n[defaults]\nd = 24\nrate = 0.5\nsteps = 50\neval_samples = 500')
+    report = run_sweep(spec, tmp_path / "s.sqlite", workers=1)
+    assert (report.done, report.failed) == (4, 0)
+    assert main(["results", str(tmp_path / "s.sqlite"), "--columns", "data,decoder,final_risk,predicted_risk"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[3:]]
+    assert [r[:2] for r in rows] == [["bernoulli-gaussian:0.2", "linear"], ["bernoulli-gaussian:0.2", "denoiser"],
+                                     ["laplace:rotated", "linear"], ["laplace:rotated", "denoiser"]]
+    predicted = {r[1]: float(r[3]) for r in rows if r[0] == "laplace:rotated"}
+    assert predicted["linear"] == pytest.approx(1 - 1 / math.pi, rel=1e-5)
+    assert predicted["denoiser"] == pytest.approx(denoiser_risk(Law("laplace"), 1 - 1 / math.pi), rel=1e-5)

@@ -184,7 +184,8 @@ GAUSSIAN_KEYS = [("final_risk", ".6f"), ("predicted_risk", ".6f"), ("relative_ga
                  ("frame_spectrum_error", ".4f"), ("polar_alignment", ".4f"), ("decoder_distance", ".3g"),
                  ("final_risk_trained_decoder", ".6f"), ("steps", "d"), ("seconds", ".2f"), ("saved_params", "s")]
 STRUCTURED_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("predicted_risk", ".6f"), ("relative_gap", ".3%"),
-                   ("risk_linear", ".6f"), ("risk_denoiser", ".6f"), ("risk_learned_denoiser", ".6f"),
+                   ("risk_linear", ".6f"), ("risk_linear_refit", ".6f"), ("risk_denoiser", ".6f"),
+                   ("risk_learned_denoiser", ".6f"), ("encoder_localisation", ".3f"),
                    ("predicted_risk_linear", ".6f"), ("predicted_risk_denoiser", ".6f"),
                    ("predicted_risk_denoiser_given_linear", ".6f"), ("effective_sigma2", ".4f"),
                    ("predicted_sigma2", ".4f"), ("gaussian_equivalent_risk", ".6f"), ("steps", "d"), ("seconds", ".1f"),

@@ -275,7 +275,7 @@ _OPTIONS = [
     Option("init", Choice(INITS), "gaussian", "initialisation of the encoder B", "model"),
     Option("decoder", Choice(DECODERS), "linear",
            "decoder after the code: linear (trained A), denoiser (the law's MMSE denoiser on the best "
-           "linear reconstruction), learned-denoiser (binned conditional means, no knowledge of the law)",
+           "linear reconstruction), learned-denoiser (isotonic regression on fresh draws, no knowledge of the law)",
            "model", applies="structured"),
     # -- training
     Option("method", Choice(METHODS), None,

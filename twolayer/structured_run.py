@@ -6,7 +6,8 @@ and Q a Haar rotation drawn from ``default_rng([seed, ROTATION_STREAM])`` (ident
 ``:rotated``). The autoencoder is trained by minibatches of fresh samples
 (:func:`twolayer.simulations.train`, untied: A and B trained), then:
 
-* **linear** -- x_hat = A sign(Bx) with the trained A; its risk under the law is
+* **linear** -- x_hat = A sign(Bx) with the trained A (``risk_linear_refit``: with the best
+  linear decoder for the learned encoder instead); its risk under the law is
   :func:`twolayer.theory.structured.structured_risk` (Rao-Blackwellised over supports for
   Bernoulli-Gaussian, plain Monte Carlo otherwise). Prediction: the Gaussian value R_G =
   ``min_risk(r)`` (the theorem "a linear decoder performs as on a Gaussian source",
@@ -18,9 +19,11 @@ and Q a Haar rotation drawn from ``default_rng([seed, ROTATION_STREAM])`` (ident
   (:meth:`~twolayer.theory.priors.Law.denoise`). Prediction: mmse of the law at
   sigma^2 = R_G / (1 - R_G) (:func:`~twolayer.theory.priors.denoiser_risk`; derived, see
   theory/structured.md);
-* **learned-denoiser** -- the same, with E[z_i | y] replaced by binned conditional means of z
-  given y = z_lin / mu on the fitting draws (no knowledge of the law). Prediction: as the
-  denoiser's.
+* **learned-denoiser** -- the same, with E[z_i | y] replaced by the isotonic (nondecreasing)
+  least-squares regression of z on y = z_lin / mu over the fitting draws (scikit-learn's
+  ``IsotonicRegression``; at most ``LEARNED_PAIRS`` pairs): no knowledge of the law, only the
+  fact that a posterior mean under Gaussian noise is nondecreasing in y (its derivative is
+  Var[z | y] / sigma^2). Prediction: as the denoiser's.
 
 Every decoder is scored on the same ``eval_samples`` fresh test draws (``risk_linear``,
 ``risk_denoiser``, ``risk_learned_denoiser``, each with a standard error); ``final_risk`` is the
@@ -36,8 +39,8 @@ import numpy as np
 
 #: second entries of the seed sequences: the rotation, the fitting draws, the test draws.
 ROTATION_STREAM, FIT_STREAM, TEST_STREAM = 2, 3, 4
-#: bins of the learned denoiser (quantiles of y).
-LEARNED_BINS = 256
+#: most (y, z) pairs the learned denoiser is fitted on (a random subset beyond that).
+LEARNED_PAIRS = 2_000_000
 
 
 def _z_reconstruction(z, B, A, Q, act):
@@ -56,7 +59,9 @@ def _draws(law, d, count, seed, batch=2000):
 
 
 def effective_channel(law, B, A, Q, act, count, seed) -> dict:
-    """mu, sigma^2 of z_lin = mu (z + sigma w) fitted on ``count`` fresh draws, and the learned denoiser's bins."""
+    """mu, sigma^2 of z_lin = mu (z + sigma w) fitted on ``count`` fresh draws, and the learned denoiser."""
+    from sklearn.isotonic import IsotonicRegression
+
     zz = zl = ll = 0.0
     ys, zs = [], []
     for z in _draws(law, B.shape[1], count, seed):
@@ -67,22 +72,21 @@ def effective_channel(law, B, A, Q, act, count, seed) -> dict:
     mu = zl / zz
     resid = (ll - 2 * mu * zl + mu * mu * zz) / zz  # mean (z_lin - mu z)^2, per unit of E z^2 = 1
     y, z = np.concatenate(ys) / mu, np.concatenate(zs)
-    edges = np.quantile(y, np.linspace(0, 1, LEARNED_BINS + 1))
-    which = np.clip(np.searchsorted(edges, y, side="right") - 1, 0, LEARNED_BINS - 1)
-    counts = np.bincount(which, minlength=LEARNED_BINS)
-    keep = counts > 0
-    centres = (np.bincount(which, weights=y, minlength=LEARNED_BINS)[keep] / counts[keep])
-    means = (np.bincount(which, weights=z, minlength=LEARNED_BINS)[keep] / counts[keep])
-    return {"mu": float(mu), "sigma2": float(resid / mu**2), "bins": (centres, means)}
+    if y.size > LEARNED_PAIRS:
+        keep = np.random.default_rng(seed).choice(y.size, LEARNED_PAIRS, replace=False)
+        y, z = y[keep], z[keep]
+    learned = IsotonicRegression(out_of_bounds="clip").fit(y, z)
+    return {"mu": float(mu), "sigma2": float(resid / mu**2), "learned": learned.predict}
 
 
 def run_structured(config, progress: bool = False):
     """:func:`twolayer.run` for a structured source: ``(record, TrainResult)`` (module docstring)."""
     from .activations import get_activation
     from .simulations import train
+    from .simulations.metrics import row_localisation
     from .theory import min_risk
     from .theory.priors import effective_noise, haar_rotation, parse_source
-    from .theory.structured import structured_risk
+    from .theory.structured import structured_linear_decoder, structured_risk
 
     law, rotated = parse_source(config.data)
     d, n = config.d, config.code_size()
@@ -103,11 +107,10 @@ def run_structured(config, progress: bool = False):
         predicted["denoiser"] = predicted["learned-denoiser"] = law.mmse(effective_noise(gaussian_value))
 
     channel = effective_channel(law, B, A, Q, act, count, [seed, FIT_STREAM])
-    centres, means = channel["bins"]
     decoders = {
         "linear": lambda lin: lin,
         "denoiser": lambda lin: law.denoise(lin / channel["mu"], channel["sigma2"]),
-        "learned-denoiser": lambda lin: np.interp(lin / channel["mu"], centres, means),
+        "learned-denoiser": lambda lin: channel["learned"]((lin / channel["mu"]).ravel()).reshape(lin.shape),
     }
     errors = {name: [] for name in decoders}
     for z in _draws(law, d, count, [seed, TEST_STREAM]):  # paired: every decoder on the same draws
@@ -126,6 +129,14 @@ def run_structured(config, progress: bool = False):
     else:
         (final, stderr), estimator = scored[config.decoder], "fresh samples"
 
+    # the best linear decoder for the learned encoder (moments from independent draws): training uses a
+    # smoothed sign, which maps an exact 0 to 0, so on sparse data the trained A can be fitted to a
+    # ternary code that the 1-bit code (sign(0) = +1) does not reproduce
+    refit = structured_linear_decoder(B, law, rotation=Q, activation=act, seed=[seed, FIT_STREAM])
+    refit_risk = structured_risk(B, refit, law, rotation=Q, activation=act,
+                                 draws=max(100, count // 20) if law.is_gaussian_mixture else count,
+                                 seed=[seed, TEST_STREAM])
+
     record = result.as_record()
     record["gaussian_equivalent_risk"] = record.pop("final_risk")  # the Gaussian with the same second moments
     for key in ("predicted_risk", "relative_gap", "final_risk_trained_decoder"):
@@ -140,6 +151,8 @@ def run_structured(config, progress: bool = False):
         effective_mu=channel["mu"], effective_sigma2=channel["sigma2"],
         predicted_sigma2=effective_noise(gaussian_value) if gaussian_value < 1 else None,
         sign_at_zero=1,
+        encoder_localisation=row_localisation(B if Q is None else B @ Q),  # in the law's basis
+        risk_linear_refit=refit_risk.value, risk_linear_refit_stderr=refit_risk.stderr,
     )
     for name, (value, se) in scored.items():
         key = "risk_" + name.replace("-", "_")

@@ -365,3 +365,21 @@ def compare_with_theory(A, B, *, activation="sign", cov=None, B0=None) -> dict:
         profile = allocation_profile(B, cov) if act.name == "sign" else dict.fromkeys(keys)
         out.update({k: profile[k] for k in keys})
     return out
+
+
+def row_localisation(B) -> float:
+    """Mean inverse participation ratio of the rows of B: sum_j u_j^4 / (sum_j u_j^2)^2.
+
+    1 for rows that each select one coordinate (identity-like), about 3/d for dense random rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> row_localisation(np.eye(4)[:2]), round(row_localisation(np.ones((2, 4))), 6)
+    (1.0, 0.25)
+    """
+    B = np.asarray(B, dtype=np.float64)
+    sq = B * B
+    norms = sq.sum(axis=1)
+    keep = norms > 0
+    return float(np.mean((sq[keep] ** 2).sum(axis=1) / norms[keep] ** 2))

@@ -186,3 +186,60 @@ def structured_linear_decoder(B, law: Law, *, rotation=None, activation="sign", 
     C, M = C / count, M / count
     A = np.linalg.lstsq(M, C.T, rcond=1e-12)[0].T  # decoder for z
     return A if Q is None else Q @ A
+
+
+# ----------------------------------------------------------------------------- identity vs rotation
+def code_statistics(law: Law) -> tuple[float, float, float]:
+    """(E[x s], E s, Var s) of the 1-bit code s = sign(x) of one coordinate, with sign(0) = +1.
+
+    E[x s] = E|x| (a zero contributes nothing); E s = P(x = 0) (atoms at 0 code as +1).
+    """
+    zero = 1.0 - law.p if law.name in ("bernoulli-gaussian", "sparse-rademacher") else 0.0
+    return law.abs_mean(), zero, 1.0 - zero * zero
+
+
+def identity_encoder_risk(law: Law, n: int, d: int) -> float:
+    r"""Exact risk of the identity-like encoder (B selects n <= d coordinates) with its best linear decoder.
+
+    Codes s_j = sign(x_j), sign(0) = +1, independent across j with mean q = P(x = 0) and
+    E[x_j s_j] = E|x|; so C = E|x| [I_n; 0] and M = (1 - q^2) I + q^2 1 1^T, and
+
+        R = 1 - (E|x|)^2 tr(M^{-1}) / d,   tr M^{-1} = (n - n q^2 / (1 - q^2 + n q^2)) / (1 - q^2)
+
+    (Sherman-Morrison; proved). As n grows the decoder cancels the code's mean with the other
+    neurons and R -> 1 - r (E|x|)^2 / (1 - q^2) = 1 - r kappa_z / (2 - P) for the sparse laws
+    (kappa_z = (E|z|)^2 / E z^2 of the non-zero part). A single neuron (n = 1) gives
+    1 - (E|x|)^2 / d, the value without that cancellation.
+
+    Examples
+    --------
+    >>> round(identity_encoder_risk(Law("sparse-rademacher", 1.0), 8, 16), 12)   # x = +-1: exact code
+    0.5
+    """
+    if not 1 <= n <= d:
+        raise ValueError(f"the identity-like encoder selects n <= d coordinates; got n = {n}, d = {d}")
+    ex, q, var = code_statistics(law)
+    if var <= 0:
+        return 1.0
+    q2 = q * q
+    trace = (n - n * q2 / (var + n * q2)) / var
+    return float(1.0 - ex * ex * trace / d)
+
+
+def identity_limit(law: Law, rate: float) -> float:
+    """Proportional limit of :func:`identity_encoder_risk`: 1 - r (E|x|)^2 / Var(s) (r <= 1)."""
+    ex, _, var = code_statistics(law)
+    return 1.0 - rate * ex * ex / var
+
+
+def identity_wins(law: Law) -> bool:
+    """True when the identity-like encoder beats a rotation (the Gaussian value 1 - 2r/pi) in the limit, r <= 1.
+
+    The comparison does not depend on r <= 1: (E|x|)^2 / Var(s) against 2/pi.
+    """
+    ex, _, var = code_statistics(law)
+    return ex * ex / var > 2.0 / math.pi
+
+
+#: sparse Rademacher: the identity wins above P* = 2 - pi/2 (from 1 / (2 - P) = 2/pi).
+SPARSE_RADEMACHER_CRITICAL_P = 2.0 - math.pi / 2.0
