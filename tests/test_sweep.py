@@ -108,7 +108,8 @@ def test_every_key_has_a_working_validator():
             "batch_size": 8, "tol": 1e-6, "init": "orthogonal", "dtype": "float64", "seed": 0,
             "spectrum": "powerlaw:1", "whiten": "zca", "remove_item_mean": True, "test_fraction": 0.2,
             "contrast_normalize": True, "max_items": 100, "controls": False, "theory_steps": 50,
-            "record_spectrum": True, "save_params": "params-{rate}.npz"}
+            "record_spectrum": True, "save_params": "params-{rate}.npz", "decoder": "denoiser",
+            "eval_samples": 500}
     assert set(good) == set(KEYS)
     for key, value in good.items():
         assert KEYS[key].check(value) == value
