@@ -314,7 +314,7 @@ def test_results_csv_has_every_row_and_column_and_where_filters(tmp_path, capsys
 
     def count(*where):
         path = tmp_path / "f.csv"
-        assert cli("results", db, "--csv", path, *[arg for w in where for arg in ("--where", w)]) == 0
+        assert cli("results", db, "--csv", path, "--overwrite", *[arg for w in where for arg in ("--where", w)]) == 0
         with open(path, newline="") as fh:
             return len(list(csv.DictReader(fh)))
 
@@ -408,3 +408,39 @@ def test_readme_and_example_spec_agree_with_the_code():
     example = load_spec(root / "simulations" / "example.toml")
     assert len(example) == 12 and {r["d"] for r in example.runs} == {64}
     assert example.runs[0]["activation"] == "sign" and example.runs[0]["method"] == "population"
+
+
+def test_an_export_never_overwrites_the_database_or_an_existing_file(tmp_path, capsys):
+    """`results DB --csv DB` used to replace the database with CSV text: now refused, rows intact."""
+    spec, db = write(tmp_path, SPEC), tmp_path / "out.sqlite"
+    run_sweep(spec, db, workers=1, run_fn=fakes.fake_run)
+    before = db.read_bytes()
+    assert cli("results", db, "--csv", db) == 2
+    assert cli("results", db, "--csv", db, "--overwrite") == 2
+    err = capsys.readouterr().err
+    assert "SQLite database" in err and "Traceback" not in err
+    assert db.read_bytes() == before and len(row_set(db)) == 6
+    out = tmp_path / "rows.csv"
+    out.write_text("keep me")
+    assert cli("results", db, "--csv", out) == 2
+    assert "exists" in capsys.readouterr().err and out.read_text() == "keep me"
+    assert cli("results", db, "--csv", out, "--overwrite") == 0
+    assert out.read_text().startswith("run_key,")
+    assert cli("results", db, "--csv", tmp_path / "no-such-folder" / "x.csv") == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`twolayer results DB --csv - | head -1`: no BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    spec = write(tmp_path, SPEC.replace("seed = [0, 1]", "seed = " + str(list(range(150)))))
+    db = tmp_path / "big.sqlite"
+    run_sweep(spec, db, workers=1, run_fn=fakes.fake_run)
+    proc = subprocess.Popen([sys.executable, "-m", "twolayer", "results", str(db), "--csv", "-"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader leaves after one line (450 rows do not fit in the pipe)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) != 0 and "Traceback" not in err and "BrokenPipe" not in err

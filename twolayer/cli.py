@@ -263,7 +263,7 @@ def _cmd_results(args) -> int:
         rows = store.rows(filters)
         total = store.count()
     if args.csv is not None:
-        n, m = write_csv(rows, args.csv, columns=columns)
+        n, m = write_csv(rows, args.csv, columns=columns, overwrite=args.overwrite)
         if args.csv != "-":
             print(f"wrote {n} rows x {m} columns to {args.csv}")
         return 0
@@ -384,6 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="show these columns: options, record fields (final_risk, kappa, ...) or bookkeeping "
                         "(status, seconds, ...) (default: the options that vary and the main metrics)")
     p.add_argument("--csv", metavar="FILE", help="write the rows to FILE ('-' for stdout) (default: print a table)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing CSV file (default: refuse; a database is never overwritten)")
     p.add_argument("--where", action="append", metavar="COL=VAL",
                    help="filter (repeatable, ANDed; also <, >, !=) (default: every row)")
     p.set_defaults(func=_cmd_results)
@@ -424,6 +426,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("twolayer: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `twolayer results DB | head`: the reader left; stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -194,18 +194,12 @@ def _output_path(text: str) -> str:
     return text
 
 
-def _data_kinds() -> str:
-    from .data.specs import SPEC_KINDS
-
-    return ", ".join(v.split(" ")[0] for v in SPEC_KINDS.values())
-
-
 # ----------------------------------------------------------------------------- the table
 @dataclass(frozen=True)
 class Option:
     """One run option: ``name`` (Python, spec key, SQL column; ``--name-with-dashes`` on the command
-    line), its value ``kind``, ``default``, ``help``, the ``group`` it is listed under, which
-    sources it ``applies`` to ("all", "gaussian", "data") and whether it is part of the run's
+    line), its value ``kind``, ``default``, ``help``, the ``group`` it is listed under, which runs
+    it ``applies`` to ("all", "gaussian", "structured", "data", "samples") and whether it is part of the run's
     ``identity`` (False for output-only options: the same run written to another file)."""
 
     name: str
@@ -280,7 +274,7 @@ _OPTIONS = [
     # -- training
     Option("method", Choice(METHODS), None,
            "population: gradient descent on the exact Gaussian risk; samples: minibatches", "training",
-           default_text="population for gaussian, samples for a data set"),
+           default_text="population for gaussian, samples for the other sources"),
     Option("optimizer", Choice(OPTIMIZERS), None, "optimiser", "training",
            default_text="sgd for population, adam for samples"),
     Option("lr", Number(), None, "base learning rate", "training",

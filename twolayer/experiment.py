@@ -18,7 +18,6 @@ name are replaced by the run's options (so that the runs of a sweep write separa
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 
@@ -114,14 +113,13 @@ def _run_data(config, progress):
 
 
 def _check_writable(path: str) -> None:
-    """Refuse a save path before the run rather than after it (missing folder, a directory)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"save_params: folder {folder!r} does not exist")
-    if os.path.isdir(path):
-        raise ValueError(f"save_params: {path!r} is a directory; give a file name ending in .npz")
-    if not os.access(folder, os.W_OK):
-        raise ValueError(f"save_params: folder {folder!r} is not writable")
+    """Refuse a save path before the run rather than after it (missing folder, a folder, a database).
+
+    An existing .npz file is replaced (a rerun of the same run writes the same file).
+    """
+    from ._files import check_output_path
+
+    check_output_path(path, overwrite=True, what="save_params file")
 
 
 def load_params(path) -> dict:

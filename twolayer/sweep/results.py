@@ -134,7 +134,8 @@ def select(rows: list[dict], columns: list[str]) -> tuple[list[str], list[list]]
     return list(columns), [[f.get(c) for c in columns] for f in flat]
 
 
-def write_csv(rows: list[dict], path: str, columns: list[str] | None = None) -> tuple[int, int]:
+def write_csv(rows: list[dict], path: str, columns: list[str] | None = None, *, overwrite: bool = False
+              ) -> tuple[int, int]:
     """Write every row (all columns, or the chosen ``columns``) to ``path`` ("-" = stdout); (rows, columns).
 
     Parameters
@@ -142,9 +143,12 @@ def write_csv(rows: list[dict], path: str, columns: list[str] | None = None) -> 
     rows : list of dict
         Rows as :meth:`ResultStore.rows <twolayer.sweep.store.ResultStore.rows>` returns them.
     path : str
-        The CSV file (overwritten), or ``"-"`` for standard output.
+        The CSV file, or ``"-"`` for standard output. An existing file is replaced only with
+        ``overwrite``, and a SQLite database never (:func:`twolayer._files.check_output_path`).
     columns : list of str or None, optional
         The columns to write (:func:`select`); None (default): every column (:func:`csv_table`).
+    overwrite : bool, optional
+        Replace an existing CSV file (default False).
 
     Returns
     -------
@@ -159,6 +163,10 @@ def write_csv(rows: list[dict], path: str, columns: list[str] | None = None) -> 
         If the file cannot be written.
     """
     header, records = csv_table(rows) if columns is None else select(rows, columns)
+    if path != "-":
+        from .._files import check_output_path
+
+        path = check_output_path(path, overwrite=overwrite, what="CSV file")
     if path == "-":
         writer = csv_module.writer(sys.stdout)
         writer.writerow(header)
