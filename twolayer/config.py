@@ -163,6 +163,12 @@ def _data_spec(text: str) -> str:
     return text
 
 
+def _gaussian_given_support(data) -> bool:
+    from .theory.priors import parse_source
+
+    return parse_source(str(data))[0].is_gaussian_mixture
+
+
 def source_kind(data) -> str:
     """"gaussian", "structured" (an i.i.d. law of :mod:`twolayer.theory.priors`) or "data" (a data set)."""
     from .theory.priors import parse_source
@@ -273,10 +279,11 @@ _OPTIONS = [
            "model", applies="structured"),
     # -- training
     Option("method", Choice(METHODS), None,
-           "population: gradient descent on the exact Gaussian risk; samples: minibatches", "training",
+           "population: gradient descent on the exact Gaussian risk (for bernoulli-gaussian:P, exact given "
+           "fresh supports); samples: minibatches of fresh samples", "training",
            default_text="population for gaussian, samples for the other sources"),
     Option("optimizer", Choice(OPTIMIZERS), None, "optimiser", "training",
-           default_text="sgd for population, adam for samples"),
+           default_text="sgd for population on gaussian, adam otherwise"),
     Option("lr", Number(), None, "base learning rate", "training",
            default_text="per method and optimizer (the record gives it)"),
     Option("schedule", Choice(SCHEDULES), None, "learning-rate schedule", "training",
@@ -343,8 +350,11 @@ def _resolve(values: dict) -> dict:
     if (v["rate"] is None) == (v["n"] is None):
         raise ValueError("give exactly one of rate (n = round(rate * d)) and n")
     v["method"] = v["method"] or ("population" if gaussian else "samples")
-    if not gaussian and v["method"] != "samples":
+    if kind == "data" and v["method"] != "samples":
         raise ValueError(f"{source} is trained on its samples: method must be samples, got {v['method']!r}")
+    if kind == "structured" and v["method"] == "population" and not _gaussian_given_support(v["data"]):
+        raise ValueError(f"method population on {source} needs a law that is Gaussian given its support "
+                         "(bernoulli-gaussian:P); use method samples")
     for name in given:
         if not _applies(OPTIONS[name], kind, v["method"]):
             raise ValueError(f"{name} applies only to {_SCOPE[OPTIONS[name].applies]}; "
@@ -355,14 +365,16 @@ def _resolve(values: dict) -> dict:
         elif v[name] is None:
             v[name] = option.default
     v["d"] = DEFAULT_D if kind != "data" and v["d"] is None else v["d"]
-    v["parametrization"] = v["parametrization"] or ("optimal-decoder" if v["method"] == "population" else "untied")
-    if v["method"] == "samples" and v["parametrization"] == "optimal-decoder":
-        raise ValueError("parametrization optimal-decoder needs the exact population risk; with method samples "
-                         "use untied (the decoder is refitted at the end) or tied")
+    v["parametrization"] = v["parametrization"] or ("optimal-decoder" if gaussian and v["method"] == "population"
+                                                    else "untied")
+    if v["parametrization"] == "optimal-decoder" and not (gaussian and v["method"] == "population"):
+        raise ValueError("parametrization optimal-decoder needs the exact Gaussian population risk; use untied "
+                         "(the decoder is trained, and refitted at the end for a Gaussian source) or tied")
     if kind == "data" and v["parametrization"] != "untied":
         raise ValueError(f"{source} is trained untied (decoder refitted by least squares); "
                          f"got parametrization {v['parametrization']!r}")
-    v["optimizer"] = v["optimizer"] or DEFAULT_OPTIMIZER[v["method"]]
+    # plain gradient descent at the population rate diverges on the trained decoder of a structured source
+    v["optimizer"] = v["optimizer"] or ("adam" if kind == "structured" else DEFAULT_OPTIMIZER[v["method"]])
     v["schedule"] = v["schedule"] or DEFAULT_SCHEDULE[v["method"]]
     if v["d"] is not None and v["rate"] is not None:
         code_size(v["rate"], v["d"])  # n >= 1

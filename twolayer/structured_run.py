@@ -4,7 +4,9 @@ For ``data = "bernoulli-gaussian:P"`` (or ``sparse-rademacher:P``, ``uniform``, 
 each optionally ``:rotated``) the source is x = Q z with z i.i.d. of the law (unit variance)
 and Q a Haar rotation drawn from ``default_rng([seed, ROTATION_STREAM])`` (identity without
 ``:rotated``). The autoencoder is trained by minibatches of fresh samples
-(:func:`twolayer.simulations.train`, untied: A and B trained), then:
+(:func:`twolayer.simulations.train`, untied: A and B trained; with ``method = "population"``, for
+Bernoulli-Gaussian only, by gradient descent on exact Gaussian risks given fresh supports,
+:func:`twolayer.simulations.estimators.support_loss`: no smoothed sign), then:
 
 * **linear** -- x_hat = A sign(Bx) with the trained A (``risk_linear_refit``: with the best
   linear decoder for the learned encoder instead); its risk under the law is
@@ -94,8 +96,8 @@ def run_structured(config, progress: bool = False):
     act = get_activation(config.activation)
     Q = haar_rotation(d, [seed, ROTATION_STREAM]) if rotated else None
     result = train(
-        d, n, activation=config.activation, method="samples", law=law, rotation=Q, steps=config.steps,
-        optimizer=config.optimizer, lr=config.lr, schedule=config.schedule, batch_size=config.batch_size,
+        d, n, activation=config.activation, method=config.method, law=law, rotation=Q, steps=config.steps,
+        optimizer=config.optimizer, lr=config.lr, schedule=config.schedule, batch_size=config.batch_size or 256,
         parametrization=config.parametrization, init=config.init, seed=seed, dtype=config.dtype, progress=progress,
     )
     B, A = result.B, result.A

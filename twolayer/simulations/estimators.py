@@ -29,6 +29,9 @@ the B of an almost-sign network). The decoder is refitted at the end (see
 :func:`twolayer.simulations.training.train`) for the exact sign code.
 
 **Samples, other activations**: plain autodiff of the minibatch loss.
+
+**Population on a structured source** (Bernoulli-Gaussian): :func:`support_loss`, the exact
+Gaussian risk given the support, averaged over a few fresh supports per step.
 """
 
 from __future__ import annotations
@@ -120,6 +123,62 @@ def population_loss(act, parametrization: str, jitter: float):
             B_eff = normalise_rows(B, _jnp()) if act.homogeneous else B
             return d * optimal_decoder_risk_jax(B_eff, activation=act, cov=cov, jitter=jitter)
         return d * risk_jax(B, decoder(params), activation=act, cov=cov)
+
+    return loss
+
+
+#: supports drawn per step by :func:`support_loss`.
+SUPPORTS_PER_STEP = 4
+
+
+def support_loss(act, law, supports: int = SUPPORTS_PER_STEP):
+    r"""loss(params, step, key, consts) = d R on ``supports`` fresh supports of a Bernoulli-Gaussian law.
+
+    The population-style objective of a structured source whose coordinates are Gaussian given
+    their support (:mod:`twolayer.theory.structured`): for each support S drawn at this step,
+    the exact Gaussian error with Sigma_S = diag(1_S) / P, averaged (an unbiased,
+    Rao-Blackwellised estimate of d R; the sign is exact, no smoothing). With ``consts["rotation"]``
+    = Q the source is x = Q z: R(A, B; Qz) = R(Q^T A, B Q; z). A neuron whose row misses S would
+    have K_ii = 0; a jitter of 1e-9 mean(K_ii) + 1e-30 on the diagonal keeps such a neuron finite (it then
+    counts as a random sign, not sign(0) = +1: a training approximation, not used in scoring).
+
+    Parameters
+    ----------
+    act : Activation
+        An :class:`~twolayer.activations.Activation` instance.
+    law : Law
+        A law with ``is_gaussian_mixture`` (Gaussian or Bernoulli-Gaussian).
+    supports : int, optional
+        Supports per step (default :data:`SUPPORTS_PER_STEP`).
+
+    Returns
+    -------
+    callable
+        ``loss(params, step, key, consts)``, a JAX scalar.
+    """
+    import jax
+
+    jnp = _jnp()
+    p = law.p if law.name == "bernoulli-gaussian" else 1.0
+
+    def one(B, A, k):
+        d = B.shape[1]
+        w = jax.random.bernoulli(k, p, (d,)).astype(B.dtype) / p
+        BS = B * w[None, :]
+        K = BS @ B.T
+        diag = jnp.diagonal(K)
+        K = K + (1e-9 * jnp.mean(diag) + 1e-30) * jnp.eye(K.shape[0], dtype=K.dtype)  # an empty support: K = 0
+        C = BS.T * act.code_coefficient(jnp.diagonal(K), jnp)[None, :]
+        M = act.kernel_matrix(K, jnp)
+        return jnp.sum(w) - 2.0 * jnp.sum(A * C) + jnp.sum((A @ M) * A)
+
+    def loss(params, step, key, consts):
+        B, A = params["B"], decoder(params, jnp)
+        Q = consts.get("rotation")
+        if Q is not None:
+            B, A = B @ Q, Q.T @ A
+        keys = jax.random.split(jax.random.fold_in(key, step), supports)
+        return jnp.mean(jax.vmap(lambda k: one(B, A, k))(keys))
 
     return loss
 

@@ -28,7 +28,7 @@ from ..activations import get_activation
 from ..theory import code_moments, optimal_decoder, population_risk
 from . import threads
 from .empirical import heldout_risk, least_squares_decoder
-from .estimators import SIGN_SMOOTHING, population_loss, sample_loss
+from .estimators import SIGN_SMOOTHING, population_loss, sample_loss, support_loss
 from .metrics import compare_with_theory
 from .model import INITS, PARAMETRIZATIONS, check_choice, decoder, init_params, tied_scale
 from .optim import DEFAULT_OPTIMIZER, DEFAULT_SCHEDULE, OPTIMIZERS, SCHEDULES, check_lr, make_optimizer
@@ -151,7 +151,9 @@ def _compiled(spec: _Spec):
 
     act = get_activation(spec.activation)
     tx = make_optimizer(spec.optimizer, spec.lr, spec.schedule, spec.steps)
-    if spec.method == "population":
+    if spec.method == "population" and spec.law is not None:
+        loss = support_loss(act, spec.law)
+    elif spec.method == "population":
         loss = population_loss(act, spec.parametrization, JITTER[spec.dtype])
     else:
         loss = sample_loss(
@@ -180,13 +182,18 @@ def _compiled(spec: _Spec):
     return tx, run
 
 
-def _check_options(method, parametrization, optimizer, schedule, dtype, init, tol, data):
+def _check_options(method, parametrization, optimizer, schedule, dtype, init, tol, data, law=None):
     check_choice(method, METHODS, "method")
     if data is not None and method != "samples":
-        raise ValueError("a data matrix or a structured law can only be used with method='samples' "
-                         "(the population method needs the exact Gaussian risk)")
+        raise ValueError("a data matrix can only be used with method='samples' (population needs a covariance)")
+    if law is not None and method == "population" and not law.is_gaussian_mixture:
+        raise ValueError(f"method 'population' on a structured source needs a law that is Gaussian given its "
+                         f"support (bernoulli-gaussian:P); {law.spec} is trained with method='samples'")
     if parametrization is None:
-        parametrization = "optimal-decoder" if method == "population" else "untied"
+        parametrization = "optimal-decoder" if method == "population" and law is None else "untied"
+    if law is not None and parametrization == "optimal-decoder":
+        raise ValueError("parametrization 'optimal-decoder' needs the exact Gaussian risk; a structured source "
+                         "trains the decoder ('untied' or 'tied')")
     check_choice(parametrization, PARAMETRIZATIONS, "parametrization")
     if method == "samples" and parametrization == "optimal-decoder":
         raise ValueError(
@@ -249,9 +256,11 @@ def train(
         The source (at most one; ``spectrum`` = a diagonal covariance); none = the isotropic
         N(0, I). ``data`` (N x d) needs method "samples".
     law, rotation : Law and array_like, optional
-        A structured source instead (method "samples"): x = Q z with z i.i.d. of ``law`` (a
+        A structured source instead: x = Q z with z i.i.d. of ``law`` (a
         :class:`twolayer.theory.priors.Law`, unit variance) and Q = ``rotation`` (d x d
-        orthogonal; None: the identity). The decoder is returned as trained, and the metrics
+        orthogonal; None: the identity); method "samples" (fresh samples, smoothed sign) or,
+        for Bernoulli-Gaussian, "population" (exact Gaussian risks on fresh supports,
+        :func:`~.estimators.support_loss`). The decoder is returned as trained, and the metrics
         are those of the Gaussian with the same second moments (I); the risk under the law
         itself is :func:`twolayer.theory.structured.structured_risk`.
     steps : int, optional
@@ -310,7 +319,7 @@ def train(
     threads.check_limit(blas_threads)
     act = get_activation(activation)
     parametrization, optimizer, schedule, tol = _check_options(
-        method, parametrization, optimizer, schedule, dtype, init, tol, data if law is None else law
+        method, parametrization, optimizer, schedule, dtype, init, tol, data, law
     )
     steps = as_size(steps, "steps")
     batch_size = as_size(batch_size, "batch_size")
@@ -365,7 +374,7 @@ def _run(spec, params0, source, seed, tol, record_every, progress, act):
         params = {k: put(v) for k, v in params0.items()}
         opt_state = tx.init(params)
         std = source.standardised()
-        names = ("cov",) if spec.method == "population" else ("data", "scale", "rotation")
+        names = ("cov", "rotation") if spec.method == "population" else ("data", "scale", "rotation")
         consts = {k: put(std[k]) for k in names}
         key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
 
