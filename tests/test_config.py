@@ -77,7 +77,7 @@ def test_resolved_defaults_follow_the_source_and_method():
         ({"data": "digits", "rate": 0.5, "tol": 1e-3}, "tol applies only"),
         ({"rate": 0.5, "batch_size": 32}, "batch_size applies only to method samples"),
         ({"data": "digits", "rate": 0.5, "method": "population"}, "method must be samples"),
-        ({"rate": 0.5, "method": "samples", "parametrization": "optimal-decoder"}, "exact population risk"),
+        ({"rate": 0.5, "method": "samples", "parametrization": "optimal-decoder"}, "exact Gaussian population risk"),
         ({"d": 4, "rate": 0.1}, "n = round"),
         ({"d": 1, "rate": 1.0}, "integer >= 2"),
         ({"rate": "0.5"}, "finite number"),

@@ -231,8 +231,10 @@ def test_learned_denoiser_is_close_to_the_known_one():
 def test_structured_options_are_checked():
     with pytest.raises(ValueError, match="decoder applies only to structured sources"):
         RunConfig(rate=0.5, decoder="denoiser")
-    with pytest.raises(ValueError, match="method must be samples"):
+    with pytest.raises(ValueError, match="Gaussian given its support"):
         RunConfig(data="laplace", rate=0.5, method="population")
+    with pytest.raises(ValueError, match="method must be samples"):
+        RunConfig(data="digits", rate=0.5, method="population")
     with pytest.raises(ValueError, match="P in \\(0, 1\\]"):
         RunConfig(data="bernoulli-gaussian:2", rate=0.5)
     cfg = RunConfig(data="uniform", rate=0.5)

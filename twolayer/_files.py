@@ -13,7 +13,30 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def check_output_path(path, *, overwrite: bool = False, what: str = "output file") -> str:
-    """``path`` as a string if it may be written, else ValueError (see the module docstring)."""
+    """``path`` as a string if it may be written, else ValueError (see the module docstring).
+
+    Nothing is created or written; an existing file is opened only to read its first bytes.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to be written.
+    overwrite : bool
+        Whether an existing file (other than a SQLite database) may be replaced (default False).
+    what : str
+        How the messages name the file (default "output file").
+
+    Returns
+    -------
+    str
+        ``os.fspath(path)``.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is a folder, its folder is missing or not writable, it is a SQLite database
+        (even with ``overwrite``), or it exists and ``overwrite`` is False.
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):

@@ -11,7 +11,32 @@ import numpy as np
 
 
 def as_matrix(x, name: str, *, shape: tuple | None = None) -> np.ndarray:
-    """Return ``x`` as a finite float64 2-D array, or raise ``ValueError``."""
+    """Return ``x`` as a finite float64 2-D array, or raise ``ValueError``.
+
+    Parameters
+    ----------
+    x : array_like
+        The matrix.
+    name : str
+        How the messages name it.
+    shape : tuple, optional
+        Expected shape; an entry None accepts any size on that axis (default: any shape).
+
+    Returns
+    -------
+    ndarray
+        ``numpy.asarray(x, dtype=float64)`` (not copied when already such an array).
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not numeric, not 2-D, empty, of the wrong shape, or has NaN or inf entries.
+
+    Examples
+    --------
+    >>> as_matrix([[1, 2], [3, 4]], "B", shape=(None, 2)).dtype
+    dtype('float64')
+    """
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -33,7 +58,30 @@ def as_matrix(x, name: str, *, shape: tuple | None = None) -> np.ndarray:
 
 
 def as_spectrum(spectrum, name: str = "spectrum") -> np.ndarray:
-    """Return eigenvalues as a finite, non-negative float64 vector with a positive sum."""
+    """Return eigenvalues as a finite, non-negative float64 vector with a positive sum.
+
+    Parameters
+    ----------
+    spectrum : array_like
+        A non-empty 1-D vector of eigenvalues (any order).
+    name : str
+        How the messages name it (default "spectrum").
+
+    Returns
+    -------
+    ndarray
+        A float64 copy, in the given order, with negatives down to -1e-12 max(1, max |lambda|) set to 0.
+
+    Raises
+    ------
+    ValueError
+        If it is not numeric, not a non-empty 1-D vector, has NaN or inf, a more negative entry, or a zero sum.
+
+    Examples
+    --------
+    >>> as_spectrum([2, 1, -1e-15]).tolist()
+    [2.0, 1.0, 0.0]
+    """
     try:
         arr = np.asarray(spectrum, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -54,7 +102,33 @@ def as_spectrum(spectrum, name: str = "spectrum") -> np.ndarray:
 
 
 def as_covariance(cov, d: int | None = None, name: str = "cov") -> np.ndarray:
-    """Return a symmetric positive semi-definite float64 ``d x d`` matrix, or raise."""
+    """Return a symmetric positive semi-definite float64 ``d x d`` matrix, or raise.
+
+    Parameters
+    ----------
+    cov : array_like
+        The covariance matrix (see :func:`as_matrix`).
+    d : int, optional
+        The required size (default: any).
+    name : str
+        How the messages name it (default "cov").
+
+    Returns
+    -------
+    ndarray
+        (cov + cov^T) / 2 (eigenvalues are not clipped).
+
+    Raises
+    ------
+    ValueError
+        If it is not a finite square matrix (of size ``d``), is not symmetric (to about 1e-8 relative),
+        has an eigenvalue below -1e-9 max(1, max |entry|), or has a trace <= 0.
+
+    Examples
+    --------
+    >>> as_covariance([[2, 1], [1, 2]], d=2).shape
+    (2, 2)
+    """
     arr = as_matrix(cov, name)
     if arr.shape[0] != arr.shape[1]:
         raise ValueError(f"{name} must be square, got shape {arr.shape}")
@@ -76,7 +150,32 @@ def as_covariance(cov, d: int | None = None, name: str = "cov") -> np.ndarray:
 
 
 def as_positive(value, name: str, hint: str = "") -> float:
-    """Return ``value`` as a finite float > 0, or raise ``ValueError`` naming ``name``."""
+    """Return ``value`` as a finite float > 0, or raise ``ValueError`` naming ``name``.
+
+    Parameters
+    ----------
+    value : object
+        Anything ``float()`` accepts.
+    name : str
+        How the messages name it.
+    hint : str
+        Text added after the expected form in the messages (default none).
+
+    Returns
+    -------
+    float
+        ``float(value)``.
+
+    Raises
+    ------
+    ValueError
+        If ``float(value)`` fails, or the number is not finite or is <= 0.
+
+    Examples
+    --------
+    >>> as_positive("2.5", "lr")
+    2.5
+    """
     try:
         x = float(value)
     except (TypeError, ValueError) as exc:
@@ -87,12 +186,53 @@ def as_positive(value, name: str, hint: str = "") -> float:
 
 
 def as_rate(rate, name: str = "rate") -> float:
-    """Return a finite positive compression rate r = n/d."""
+    """Return a finite positive compression rate r = n/d.
+
+    Parameters
+    ----------
+    rate : object
+        Anything ``float()`` accepts.
+    name : str
+        How the messages name it (default "rate").
+
+    Returns
+    -------
+    float
+        ``float(rate)``.
+
+    Raises
+    ------
+    ValueError
+        If it is not a finite number > 0 (see :func:`as_positive`).
+    """
     return as_positive(rate, name, " (r = n/d)")
 
 
 def as_rates(rates, name: str = "rate") -> np.ndarray:
-    """Vector version of :func:`as_rate` (scalars become shape ``()`` arrays)."""
+    """Vector version of :func:`as_rate` (scalars become shape ``()`` arrays).
+
+    Parameters
+    ----------
+    rates : float or array_like
+        One or more rates, any shape.
+    name : str
+        How the messages name them (default "rate").
+
+    Returns
+    -------
+    ndarray
+        float64, the shape of ``rates``.
+
+    Raises
+    ------
+    ValueError
+        If ``rates`` is not numeric, is empty, or has an entry that is not finite or is <= 0.
+
+    Examples
+    --------
+    >>> as_rates([0.5, 1]).tolist(), as_rates(2).shape
+    ([0.5, 1.0], ())
+    """
     try:
         arr = np.asarray(rates, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -106,7 +246,32 @@ def as_rates(rates, name: str = "rate") -> np.ndarray:
 
 
 def as_size(value, name: str, *, minimum: int = 1) -> int:
-    """Return a positive integer size (d, n, steps, ...)."""
+    """Return a positive integer size (d, n, steps, ...).
+
+    Parameters
+    ----------
+    value : object
+        An integer, or a number equal to one (``4.0`` is accepted); ``bool`` and strings are refused.
+    name : str
+        How the messages name it.
+    minimum : int
+        The smallest accepted value (default 1).
+
+    Returns
+    -------
+    int
+        ``int(value)``.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is a bool, not convertible by ``int``, not equal to its integer, or below ``minimum``.
+
+    Examples
+    --------
+    >>> as_size(4.0, "d"), as_size(0, "seed", minimum=0)
+    (4, 0)
+    """
     if isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     try:

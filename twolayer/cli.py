@@ -58,6 +58,48 @@ def theory_records(rates, activation: str, spectrum=None, kappa: float | None = 
     corrected prediction ``predicted_risk_mixture`` = 1 - kappa (1 - min_risk). With ``law``
     (a structured source) it carries ``predicted_risk`` of the ``decoder``: the Gaussian value
     for the linear decoder, the law's mmse at sigma^2 = R / (1 - R) for the denoisers.
+
+    Parameters
+    ----------
+    rates : iterable of float
+        The rates r = n/d, one record each.
+    activation : str
+        The activation name (``gap_db`` is given only for "sign").
+    spectrum : array_like, optional
+        Eigenvalues of the source covariance (None: isotropic).
+    kappa : float, optional
+        A data set's scale-mixture coefficient, in (0, 1].
+    law : Law, optional
+        A structured source's law (:class:`~twolayer.theory.priors.Law`).
+    decoder : str, optional
+        With ``law``: "linear" gives the Gaussian value; any other value, None included, the denoiser's.
+
+    Returns
+    -------
+    list of dict
+        Per rate: ``rate``, ``activation``, ``min_risk``, ``rate_distortion``, ``pca_risk``, ``gap_db``
+        (10 log10(min_risk / rate_distortion) for sign, else None) and ``status``; with ``kappa`` also
+        ``kappa`` and ``predicted_risk_mixture``; with ``law`` also ``data``, ``decoder``,
+        ``predicted_risk_linear``, ``predicted_risk_denoiser`` and ``predicted_risk`` (denoiser values None
+        when min_risk >= 1).
+
+    Raises
+    ------
+    ValueError
+        A rate that is not finite and > 0, an invalid spectrum or activation, or a kappa outside (0, 1].
+
+    References
+    ----------
+    .. [1] A. Shevchenko, K. Kögler, H. Hassani and M. Mondelli, "Fundamental limits of
+       two-layer autoencoders, and achieving them with gradient methods", ICML 2023
+       (PMLR 202), arXiv:2212.13468.
+    .. [2] K. Kögler, A. Shevchenko, H. Hassani and M. Mondelli, "Compression of structured data
+       with autoencoders: provable benefit of nonlinearities and depth", ICML 2024, arXiv:2402.05013.
+
+    Examples
+    --------
+    >>> [rec["min_risk"] for rec in theory_records([0.5], "linear")]     # PCA: 1 - r
+    [0.5]
     """
     from . import theory
     from .theory.priors import denoiser_risk

@@ -56,13 +56,44 @@ DECODERS = ("linear", "denoiser", "learned-denoiser")
 # the normalised value, or raises ValueError saying what is accepted.
 @dataclass(frozen=True)
 class Integer:
+    """An integer option with a lower bound.
+
+    Parameters
+    ----------
+    minimum : int
+        The smallest accepted value (inclusive).
+
+    Examples
+    --------
+    >>> Integer(1).check(3), Integer(1).from_text(" 7 ")
+    (3, 7)
+    """
+
     minimum: int
 
     @property
     def accepts(self) -> str:
+        """What is accepted, for messages: ``"an integer >= MINIMUM"``."""
         return f"an integer >= {self.minimum}"
 
     def check(self, value):
+        """The value as an ``int``, or ValueError.
+
+        Parameters
+        ----------
+        value : int
+            A Python ``int`` (``bool``, ``float`` and other types, numpy integers included, are refused).
+
+        Returns
+        -------
+        int
+            ``value`` itself.
+
+        Raises
+        ------
+        ValueError
+            If ``value`` is not an ``int`` or is below ``minimum``.
+        """
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"expected {self.accepts}, got {value!r}")
         if value < self.minimum:
@@ -70,6 +101,23 @@ class Integer:
         return int(value)
 
     def from_text(self, text: str):
+        """The value of a command-line string, or ValueError.
+
+        Parameters
+        ----------
+        text : str
+            Read with ``int(text)`` (surrounding spaces allowed; ``"2.0"`` is refused).
+
+        Returns
+        -------
+        int
+            The integer, checked by :meth:`check`.
+
+        Raises
+        ------
+        ValueError
+            If ``text`` is not an integer or the integer is below ``minimum``.
+        """
         try:
             value = int(text)
         except ValueError:
@@ -79,16 +127,49 @@ class Integer:
 
 @dataclass(frozen=True)
 class Number:
+    """A real option in the open interval (``low``, ``high``).
+
+    Parameters
+    ----------
+    low : float
+        Exclusive lower bound (default 0).
+    high : float
+        Exclusive upper bound (default ``math.inf``: any finite number above ``low``).
+
+    Examples
+    --------
+    >>> Number().check(2), Number(0.0, 1.0).from_text("0.25")
+    (2.0, 0.25)
+    """
+
     low: float = 0.0
     high: float = math.inf  # exclusive bounds: (low, high)
 
     @property
     def accepts(self) -> str:
+        """What is accepted, for messages (``"a finite number > LOW"`` or ``"a number strictly between ..."``)."""
         if math.isinf(self.high):
             return f"a finite number > {self.low:g}"
         return f"a number strictly between {self.low:g} and {self.high:g}"
 
     def check(self, value):
+        """The value as a ``float``, or ValueError.
+
+        Parameters
+        ----------
+        value : int or float
+            A Python ``int`` or ``float`` (or a subclass such as ``numpy.float64``); ``bool`` is refused.
+
+        Returns
+        -------
+        float
+            ``float(value)``.
+
+        Raises
+        ------
+        ValueError
+            If ``value`` is not a number, is not finite, or is not strictly between ``low`` and ``high``.
+        """
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"expected {self.accepts}, got {value!r}")
         x = float(value)
@@ -97,6 +178,23 @@ class Number:
         return x
 
     def from_text(self, text: str):
+        """The value of a command-line string, or ValueError.
+
+        Parameters
+        ----------
+        text : str
+            Read with ``float(text)``.
+
+        Returns
+        -------
+        float
+            The number, checked by :meth:`check`.
+
+        Raises
+        ------
+        ValueError
+            If ``text`` is not a number or the number is not accepted by :meth:`check`.
+        """
         try:
             value = float(text)
         except ValueError:
@@ -106,13 +204,44 @@ class Number:
 
 @dataclass(frozen=True)
 class Choice:
+    """An option with a fixed set of lower-case string values (``from_text`` is :meth:`check`).
+
+    Parameters
+    ----------
+    choices : tuple of str
+        The accepted values, in lower case.
+
+    Examples
+    --------
+    >>> Choice(("sgd", "adam")).check(" Adam ")
+    'adam'
+    """
+
     choices: tuple
 
     @property
     def accepts(self) -> str:
+        """What is accepted, for messages: ``"one of A, B, ..."``."""
         return "one of " + ", ".join(self.choices)
 
     def check(self, value):
+        """The value stripped and lower-cased, or ValueError.
+
+        Parameters
+        ----------
+        value : str
+            One of ``choices``, in any case, surrounding spaces ignored.
+
+        Returns
+        -------
+        str
+            The matching entry of ``choices``.
+
+        Raises
+        ------
+        ValueError
+            If ``value`` is not a string or not one of ``choices``.
+        """
         if not isinstance(value, str) or value.strip().lower() not in self.choices:
             raise ValueError(f"expected {self.accepts}; got {value!r}")
         return value.strip().lower()
@@ -122,14 +251,56 @@ class Choice:
 
 @dataclass(frozen=True)
 class Boolean:
+    """A true/false option (``accepts`` is the text ``"true or false"``).
+
+    Examples
+    --------
+    >>> Boolean().check(True), Boolean().from_text("No")
+    (True, False)
+    """
+
     accepts = "true or false"
 
     def check(self, value):
+        """The value itself when it is a ``bool``, else ValueError.
+
+        Parameters
+        ----------
+        value : bool
+            ``True`` or ``False`` (``0``, ``1`` and strings are refused).
+
+        Returns
+        -------
+        bool
+            ``value``.
+
+        Raises
+        ------
+        ValueError
+            If ``value`` is not a ``bool``.
+        """
         if not isinstance(value, bool):
             raise ValueError(f"expected true or false, got {value!r}")
         return value
 
     def from_text(self, text: str):
+        """The value of a command-line string, or ValueError.
+
+        Parameters
+        ----------
+        text : str
+            ``true``, ``yes``, ``1`` or ``false``, ``no``, ``0`` (any case, surrounding spaces ignored).
+
+        Returns
+        -------
+        bool
+            True or False.
+
+        Raises
+        ------
+        ValueError
+            For any other text.
+        """
         low = text.strip().lower()
         if low in ("true", "yes", "1"):
             return True
@@ -140,12 +311,44 @@ class Boolean:
 
 @dataclass(frozen=True)
 class Text:
-    """A string checked by ``normalise`` (str -> str, raising ValueError)."""
+    """A string checked by ``normalise`` (str -> str, raising ValueError).
+
+    ``from_text`` is :meth:`check`.
+
+    Parameters
+    ----------
+    accepts : str
+        What is accepted, for messages.
+    normalise : callable
+        Maps the stripped string to its normalised form, or raises ValueError.
+
+    Examples
+    --------
+    >>> Text("a word", str.upper).check(" abc ")
+    'ABC'
+    """
 
     accepts: str
     normalise: Callable[[str], str]
 
     def check(self, value):
+        """The stripped value passed through ``normalise``, or ValueError.
+
+        Parameters
+        ----------
+        value : str
+            A non-blank string.
+
+        Returns
+        -------
+        str
+            ``normalise(value.strip())``.
+
+        Raises
+        ------
+        ValueError
+            If ``value`` is not a string or is blank, or as raised by ``normalise``.
+        """
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"expected {self.accepts}; got {value!r}")
         return self.normalise(value.strip())
@@ -170,7 +373,28 @@ def _gaussian_given_support(data) -> bool:
 
 
 def source_kind(data) -> str:
-    """"gaussian", "structured" (an i.i.d. law of :mod:`twolayer.theory.priors`) or "data" (a data set)."""
+    """"gaussian", "structured" (an i.i.d. law of :mod:`twolayer.theory.priors`) or "data" (a data set).
+
+    Parameters
+    ----------
+    data : str or None
+        A ``data`` option value; None and ``gaussian`` (any case, surrounding spaces ignored) are the Gaussian source.
+
+    Returns
+    -------
+    str
+        "gaussian", "structured" when :func:`~twolayer.theory.priors.parse_source` names a law, else "data".
+
+    Raises
+    ------
+    ValueError
+        A structured-source spec with a bad argument (from :func:`~twolayer.theory.priors.parse_source`).
+
+    Examples
+    --------
+    >>> source_kind(None), source_kind("bernoulli-gaussian:0.1"), source_kind("digits")
+    ('gaussian', 'structured', 'data')
+    """
     from .theory.priors import parse_source
 
     if data is None or str(data).strip().lower() == "gaussian":
@@ -206,7 +430,32 @@ class Option:
     """One run option: ``name`` (Python, spec key, SQL column; ``--name-with-dashes`` on the command
     line), its value ``kind``, ``default``, ``help``, the ``group`` it is listed under, which runs
     it ``applies`` to ("all", "gaussian", "structured", "data", "samples") and whether it is part of the run's
-    ``identity`` (False for output-only options: the same run written to another file)."""
+    ``identity`` (False for output-only options: the same run written to another file).
+
+    Parameters
+    ----------
+    name : str
+        The option's name (a Python identifier).
+    kind : Integer, Number, Choice, Boolean or Text
+        The value kind that checks and parses values.
+    default : object
+        The default when the option applies and is not given (None: none, or resolved from other options).
+    help : str
+        The help text.
+    group : str
+        A key of :data:`GROUPS`.
+    applies : str
+        "all" (default), "gaussian", "structured", "data" or "samples" (method samples only).
+    identity : bool
+        Whether the option identifies the run (default True).
+    default_text : str or None
+        The default as shown in help texts, for defaults resolved from other options (default None).
+
+    Examples
+    --------
+    >>> OPTIONS["batch_size"].flag, OPTIONS["batch_size"].sql_type, OPTIONS["batch_size"].describe_default()
+    ('--batch-size', 'INTEGER', '256')
+    """
 
     name: str
     kind: Any
@@ -219,23 +468,49 @@ class Option:
 
     @property
     def flag(self) -> str:
+        """The command-line flag: ``--`` and the name with ``_`` replaced by ``-``."""
         return "--" + self.name.replace("_", "-")
 
     @property
     def sql_type(self) -> str:
+        """The results-store column type: INTEGER (Integer, Boolean), REAL (Number) or TEXT (the others)."""
         return {Integer: "INTEGER", Number: "REAL", Boolean: "INTEGER"}.get(type(self.kind), "TEXT")
 
     @property
     def accepts(self) -> str:
+        """What the option accepts, for messages (the ``accepts`` of its ``kind``)."""
         return self.kind.accepts
 
     def describe_default(self) -> str:
+        """The default as shown in help texts and the Markdown table.
+
+        Returns
+        -------
+        str
+            ``default_text`` when set; else "none" for None, "true"/"false" for a bool, ``str(default)`` otherwise.
+        """
         if self.default_text is not None:
             return self.default_text
         return "none" if self.default is None else str(self.default).lower() if isinstance(self.default, bool) else str(self.default)
 
     def check(self, value):
-        """The normalised value (None stays None), or ValueError naming the option."""
+        """The normalised value (None stays None), or ValueError naming the option.
+
+        Parameters
+        ----------
+        value : object
+            A Python/TOML value, or None.
+
+        Returns
+        -------
+        object
+            None for None, else the value normalised by ``kind.check``.
+
+        Raises
+        ------
+        ValueError
+            If ``kind`` refuses the value; the message starts with ``"NAME: "``.
+        """
         if value is None:
             return None
         try:
@@ -322,7 +597,32 @@ OPTIONS: dict[str, Option] = {o.name: o for o in _OPTIONS}
 
 
 def code_size(rate: float, d: int) -> int:
-    """n = round(rate d), the code size of a run at rate r; ValueError when it is 0."""
+    """n = round(rate d), the code size of a run at rate r; ValueError when it is 0.
+
+    Python's ``round``: a tie goes to the even integer (``code_size(0.5, 5)`` is 2).
+
+    Parameters
+    ----------
+    rate : float
+        The rate r = n/d (converted with ``float``; not otherwise checked).
+    d : int
+        The input dimension (converted with ``int``).
+
+    Returns
+    -------
+    int
+        n = round(rate * d), at least 1.
+
+    Raises
+    ------
+    ValueError
+        If round(rate * d) < 1.
+
+    Examples
+    --------
+    >>> code_size(0.3, 17)    # round(5.1)
+    5
+    """
     n = int(round(float(rate) * int(d)))
     if n < 1:
         raise ValueError(f"rate = {rate:g} with d = {d} gives n = round(rate * d) = 0; need rate > {0.5 / d:g}")
@@ -392,7 +692,13 @@ class _Base:
     # -- derived
     @property
     def source_kind(self) -> str:
-        """"gaussian", "structured" or "data" (see :func:`source_kind`)."""
+        """"gaussian", "structured" or "data" (see :func:`source_kind`).
+
+        Examples
+        --------
+        >>> RunConfig(rate=0.5, data="uniform").source_kind
+        'structured'
+        """
         return source_kind(self.data)
 
     @property
@@ -401,7 +707,28 @@ class _Base:
         return self.source_kind == "data"
 
     def code_size(self, d: int | None = None) -> int:
-        """n for input dimension ``d`` (default: the configuration's own ``d``)."""
+        """n for input dimension ``d`` (default: the configuration's own ``d``).
+
+        Parameters
+        ----------
+        d : int or None
+            The input dimension; None (default): the configuration's ``d``. Not used when ``n`` was given.
+
+        Returns
+        -------
+        int
+            The configuration's ``n`` when given, else :func:`code_size` (``rate``, ``d``).
+
+        Raises
+        ------
+        ValueError
+            If both ``d`` and the configuration's ``d`` are None (a data set not yet read), or n would be 0.
+
+        Examples
+        --------
+        >>> RunConfig(rate=0.5).code_size(), RunConfig(rate=0.5).code_size(10), RunConfig(n=3).code_size(10)
+        (128, 5, 3)
+        """
         d = self.d if d is None else d
         if d is None:
             raise ValueError("the input dimension is not known before the data set is read")
@@ -409,20 +736,79 @@ class _Base:
 
     # -- conversions
     def to_dict(self) -> dict:
-        """Every option -> its resolved value (None where it does not apply)."""
+        """Every option -> its resolved value (None where it does not apply).
+
+        Returns
+        -------
+        dict
+            Option name -> value, for every entry of :data:`OPTIONS`, in table order.
+        """
         return dataclasses.asdict(self)
 
     def identity(self) -> dict:
-        """The options that identify the run (its key in a results store): output options left out."""
+        """The options that identify the run (its key in a results store): output options left out.
+
+        Returns
+        -------
+        dict
+            :meth:`to_dict` without the options whose ``identity`` is False (``save_params``).
+        """
         return {name: value for name, value in self.to_dict().items() if OPTIONS[name].identity}
 
     def replace(self, **changes) -> RunConfig:
-        """A new configuration with ``changes`` applied (validated again)."""
+        """A new configuration with ``changes`` applied (validated again).
+
+        The changes are applied to the options as given, not as resolved: defaults that depend on
+        other options are resolved again, and a change to None brings an option back to its default.
+
+        Parameters
+        ----------
+        **changes
+            Option name -> new value.
+
+        Returns
+        -------
+        RunConfig
+            The new configuration.
+
+        Raises
+        ------
+        ValueError
+            An unknown option name or an invalid combination (e.g. both ``rate`` and ``n``: give ``n=None``).
+
+        Examples
+        --------
+        >>> RunConfig(rate=0.5).replace(d=16).code_size()
+        8
+        """
         return RunConfig.from_dict({**self._given, **changes})
 
     @classmethod
     def from_dict(cls, values: dict, where: str = "run") -> RunConfig:
-        """Build from a dict (a sweep run, JSON); unknown keys raise ``ValueError`` naming the accepted ones."""
+        """Build from a dict (a sweep run, JSON); unknown keys raise ``ValueError`` naming the accepted ones.
+
+        Parameters
+        ----------
+        values : dict
+            Option name -> value (None: the default).
+        where : str
+            Prefix of the unknown-key message (default "run").
+
+        Returns
+        -------
+        RunConfig
+            The validated configuration.
+
+        Raises
+        ------
+        ValueError
+            An unknown key, or an invalid value or combination of values.
+
+        Examples
+        --------
+        >>> RunConfig.from_dict({"rate": 0.25, "d": 8}).code_size()
+        2
+        """
         unknown = [k for k in values if k not in OPTIONS]
         if unknown:
             raise ValueError(f"{where}: unknown option {unknown[0]!r}; accepted: {', '.join(OPTIONS)}")
@@ -431,6 +817,8 @@ class _Base:
 
 #: A validated, frozen run configuration; one field per entry of :data:`OPTIONS` (same name,
 #: default None = "resolve the default"). See the module docstring.
+#: Built with keyword arguments (option name = value); ValueError for an invalid value, an option
+#: that does not apply to the source, or an invalid combination (both or neither of rate and n, ...).
 RunConfig = dataclasses.make_dataclass(
     "RunConfig",
     [(o.name, Any, dataclasses.field(default=None)) for o in _OPTIONS],
@@ -443,12 +831,45 @@ RunConfig = dataclasses.make_dataclass(
 
 # ----------------------------------------------------------------------------- command line
 def help_text(option: Option) -> str:
-    """``help (default: X)`` for ``--help`` (``%`` escaped for argparse)."""
+    """``help (default: X)`` for ``--help`` (``%`` escaped for argparse).
+
+    Parameters
+    ----------
+    option : Option
+        The option.
+
+    Returns
+    -------
+    str
+        ``option.help`` and ``(default: ...)`` from :meth:`Option.describe_default`, each ``%`` doubled.
+
+    Examples
+    --------
+    >>> help_text(OPTIONS["steps"])
+    'step budget (default: 2000)'
+    """
     return f"{option.help} (default: {option.describe_default()})".replace("%", "%%")
 
 
 def argparse_type(option: Option):
-    """An argparse ``type`` callable for ``option`` (errors become argparse's one-line usage errors)."""
+    """An argparse ``type`` callable for ``option`` (errors become argparse's one-line usage errors).
+
+    Parameters
+    ----------
+    option : Option
+        The option.
+
+    Returns
+    -------
+    callable
+        str -> value through ``option.kind.from_text``, raising ``argparse.ArgumentTypeError`` instead of
+        ValueError; its ``__name__`` is the option's name.
+
+    Examples
+    --------
+    >>> argparse_type(OPTIONS["steps"])("50")
+    50
+    """
     import argparse
 
     def parse(text: str):
@@ -467,6 +888,24 @@ def add_arguments(parser, names=None, *, overrides: dict | None = None) -> None:
     Every flag defaults to None (= the option's default, resolved by :class:`RunConfig`), so
     that a run knows which options the user gave. ``overrides`` maps a name to extra
     ``add_argument`` keywords (e.g. ``nargs="+"`` for several rates).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The parser; one argument group per option group is added to it.
+    names : iterable of str, optional
+        Option names, keys of :data:`OPTIONS` (default: all, in table order).
+    overrides : dict, optional
+        Option name -> extra ``add_argument`` keywords (they replace the defaults set here).
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    KeyError
+        If a name is not an option.
     """
     import argparse
 
@@ -490,13 +929,32 @@ def add_arguments(parser, names=None, *, overrides: dict | None = None) -> None:
 
 
 def from_arguments(args, names=None) -> dict:
-    """The options the user gave on the command line (those not None) as a dict."""
+    """The options the user gave on the command line (those not None) as a dict.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed arguments (from a parser set up by :func:`add_arguments`).
+    names : iterable of str, optional
+        Option names to read (default: all of :data:`OPTIONS`); a name missing from ``args`` is skipped.
+
+    Returns
+    -------
+    dict
+        Option name -> value, for the options whose value is not None.
+    """
     names = list(OPTIONS) if names is None else list(names)
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
 def markdown_table() -> str:
-    """The option table as Markdown (``simulations/README.md`` carries it; a test keeps the two equal)."""
+    """The option table as Markdown (``simulations/README.md`` carries it; a test keeps the two equal).
+
+    Returns
+    -------
+    str
+        A header, a separator and one row per option (key, flag, accepted values, default, scope, meaning).
+    """
     lines = ["| key | flag | accepted values | default | applies to | meaning |", "|---|---|---|---|---|---|"]
     scope = {"all": "every run", "gaussian": "Gaussian source", "data": "data sets", "samples": "method samples",
              "structured": "structured sources"}

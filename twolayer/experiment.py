@@ -39,13 +39,24 @@ def run(config, *, progress: bool = False) -> dict:
     Returns
     -------
     dict
-        The configuration as run, ``final_risk``, ``predicted_risk`` and the other metrics.
+        The configuration as run, ``final_risk``, ``predicted_risk`` and the other metrics
+        (with ``save_params``: ``saved_params``, the file written).
 
     Raises
     ------
     ValueError
-        An invalid configuration or data set; :class:`~twolayer.simulations.TrainingDivergedError`
-        when training diverges.
+        An invalid configuration or data set, or a ``save_params`` path that cannot be written
+        (checked before training).
+    twolayer.simulations.TrainingDivergedError
+        When training diverges (a ``RuntimeError``, not a ValueError).
+
+    References
+    ----------
+    .. [1] A. Shevchenko, K. Kögler, H. Hassani and M. Mondelli, "Fundamental limits of
+       two-layer autoencoders, and achieving them with gradient methods", ICML 2023
+       (PMLR 202), arXiv:2212.13468.
+    .. [2] K. Kögler, A. Shevchenko, H. Hassani and M. Mondelli, "Compression of structured data
+       with autoencoders: provable benefit of nonlinearities and depth", ICML 2024, arXiv:2402.05013.
 
     Examples
     --------
@@ -123,6 +134,23 @@ def _check_writable(path: str) -> None:
 
 
 def load_params(path) -> dict:
-    """Read a ``save_params`` file: ``{"A", "B", "B0": float64 arrays, "record": dict}``."""
+    """Read a ``save_params`` file: ``{"A", "B", "B0": float64 arrays, "record": dict}``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.npz`` file written by :func:`run` with ``save_params``.
+
+    Returns
+    -------
+    dict
+        ``A`` (d x n decoder), ``B`` (n x d encoder), ``B0`` (n x d initial encoder), arrays as saved,
+        and ``record``, the run's record decoded from JSON.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be read; ``KeyError`` if an array is missing.
+    """
     with np.load(path, allow_pickle=False) as f:
         return {"A": f["A"], "B": f["B"], "B0": f["B0"], "record": json.loads(str(f["record"]))}

@@ -24,7 +24,7 @@ def parse_spectrum(text) -> tuple[str, float | None]:
     Parameters
     ----------
     text : str
-        The spectrum as written by the user.
+        The spectrum as written by the user (case and surrounding spaces ignored).
 
     Returns
     -------
@@ -36,6 +36,11 @@ def parse_spectrum(text) -> tuple[str, float | None]:
     ValueError
         Naming the accepted forms. A ``.npy`` path is recognised by its suffix only; it is
         opened by :func:`load_spectrum`.
+
+    Examples
+    --------
+    >>> parse_spectrum(" Isotropic "), parse_spectrum("powerlaw:1.5"), parse_spectrum("eig.npy")
+    (('isotropic', None), ('powerlaw', 1.5), ('file', None))
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"expected {ACCEPTS}; got {text!r}")
@@ -61,6 +66,26 @@ def normalise_spectrum(text) -> str:
     """One spelling per spectrum (``powerlaw:1.0`` -> ``powerlaw:1``, ``Isotropic`` -> ``isotropic``).
 
     A file must exist (paths are relative to the current directory). Raises ``ValueError``.
+
+    Parameters
+    ----------
+    text : str
+        ``isotropic``, ``powerlaw:ALPHA`` or the path of a ``.npy`` file (``~`` expanded for the check).
+
+    Returns
+    -------
+    str
+        ``isotropic``, ``powerlaw:ALPHA`` (an integral ALPHA without ``.0``) or the path as given, stripped.
+
+    Raises
+    ------
+    ValueError
+        An unknown form (see :func:`parse_spectrum`) or a file that does not exist (its contents are not read).
+
+    Examples
+    --------
+    >>> normalise_spectrum("powerlaw:1.0"), normalise_spectrum("Isotropic")
+    ('powerlaw:1', 'isotropic')
     """
     kind, alpha = parse_spectrum(text)
     s = text.strip()
@@ -89,12 +114,21 @@ def load_spectrum(text, d: int | None = None) -> tuple[str, np.ndarray | None]:
     -------
     (name, array) : tuple
         ``name`` is the :func:`twolayer.simulations.train` keyword the array goes to; the array
-        is None for ``isotropic`` (the identity).
+        is None for ``isotropic`` (the identity). ``powerlaw``: float64 eigenvalues k^-ALPHA,
+        k = 1..d; a 1-D file: checked by :func:`~twolayer._validation.as_spectrum` (tiny negatives
+        set to 0), in the file's order; a 2-D file: checked and symmetrised by
+        :func:`~twolayer._validation.as_covariance`.
 
     Raises
     ------
     ValueError
-        An unknown form, a missing or unreadable file, or a size that does not match ``d``.
+        An unknown form, ``powerlaw`` without ``d``, a missing or unreadable file, an array that is
+        neither 1-D nor square 2-D or is not a valid spectrum or covariance, or a size that does not match ``d``.
+
+    Examples
+    --------
+    >>> load_spectrum("powerlaw:2", 3)[1].tolist()
+    [1.0, 0.25, 0.1111111111111111]
     """
     from ._validation import as_covariance, as_spectrum
 
@@ -126,8 +160,34 @@ def load_spectrum(text, d: int | None = None) -> tuple[str, np.ndarray | None]:
 
 
 def eigenvalues(text, d: int | None = None) -> np.ndarray | None:
-    """The eigenvalues (descending) of a spectrum string, None for ``isotropic``."""
+    """The eigenvalues (descending) of a spectrum string, None for ``isotropic``.
+
+    Parameters
+    ----------
+    text : str
+        ``isotropic``, ``powerlaw:ALPHA`` or the path of a ``.npy`` file (see :func:`load_spectrum`).
+    d : int or None
+        The input dimension, as for :func:`load_spectrum`.
+
+    Returns
+    -------
+    ndarray or None
+        None for ``isotropic``; otherwise the eigenvalues in descending order (a covariance's
+        clipped at 0).
+
+    Raises
+    ------
+    ValueError
+        As :func:`load_spectrum`.
+
+    Examples
+    --------
+    >>> eigenvalues("powerlaw:1", 4).tolist(), eigenvalues("isotropic") is None
+    ([1.0, 0.5, 0.3333333333333333, 0.25], True)
+    """
     name, arr = load_spectrum(text, d)
-    if arr is None or name == "spectrum":
-        return arr
+    if arr is None:
+        return None
+    if name == "spectrum":
+        return np.sort(arr)[::-1]
     return np.linalg.eigvalsh(arr)[::-1].clip(0.0)

@@ -16,7 +16,7 @@ Bernoulli-Gaussian only, by gradient descent on exact Gaussian risks given fresh
   Kögler, Shevchenko, Hassani, Mondelli, ICML 2024, arXiv:2402.05013);
 * **denoiser** -- the effective scalar channel: in the z basis, each coordinate of the linear
   reconstruction z_lin = Q^T A sign(Bx) is mu (z_i + sigma w); mu and sigma^2 are fitted on
-  ``eval_samples`` fresh draws (mu = <z_lin, z> / <z, z>, sigma^2 = mean (z_lin - mu z)^2 / mu^2),
+  ``eval_samples`` fresh draws (mu = <z_lin, z> / <z, z>, sigma^2 = ||z_lin - mu z||^2 / (mu^2 <z, z>), sums over all draws and coordinates),
   and z_hat_i = E[z_i | z_lin,i / mu] is the law's MMSE denoiser at noise sigma^2
   (:meth:`~twolayer.theory.priors.Law.denoise`). Prediction: mmse of the law at
   sigma^2 = R_G / (1 - R_G) (:func:`~twolayer.theory.priors.denoiser_risk`; derived, see
@@ -30,7 +30,7 @@ Bernoulli-Gaussian only, by gradient descent on exact Gaussian risks given fresh
 Every decoder is scored on the same ``eval_samples`` fresh test draws (``risk_linear``,
 ``risk_denoiser``, ``risk_learned_denoiser``, each with a standard error); ``final_risk`` is the
 chosen decoder's (for the linear decoder on Bernoulli-Gaussian data, the Rao-Blackwellised
-estimate over ``eval_samples // 20`` supports).
+estimate over ``max(100, eval_samples // 20)`` supports).
 """
 
 from __future__ import annotations
@@ -61,7 +61,36 @@ def _draws(law, d, count, seed, batch=2000):
 
 
 def effective_channel(law, B, A, Q, act, count, seed) -> dict:
-    """mu, sigma^2 of z_lin = mu (z + sigma w) fitted on ``count`` fresh draws, and the learned denoiser."""
+    """mu, sigma^2 of z_lin = mu (z + sigma w) fitted on ``count`` fresh draws, and the learned denoiser.
+
+    With z_lin = Q^T A sigma(B Q z) (sign(0) = +1) and sums over all draws and coordinates:
+    mu = sum z_lin z / sum z^2 and sigma^2 = sum (z_lin - mu z)^2 / (mu^2 sum z^2). The learned
+    denoiser is the isotonic regression of z on y = z_lin / mu over the same draws (at most
+    ``LEARNED_PAIRS`` pairs, a random subset beyond that).
+
+    Parameters
+    ----------
+    law : Law
+        The coordinate law of z (:class:`~twolayer.theory.priors.Law`).
+    B : ndarray
+        n x d encoder.
+    A : ndarray
+        d x n decoder.
+    Q : ndarray or None
+        d x d orthogonal rotation of the source x = Q z (None: the identity).
+    act : Activation
+        The code sigma, an :class:`~twolayer.activations.Activation` instance (not a name).
+    count : int
+        Number of fresh draws of z (each a vector of d coordinates).
+    seed : int or sequence of int
+        Seed of ``numpy.random.default_rng`` for the draws and for the subset.
+
+    Returns
+    -------
+    dict
+        ``mu`` (float), ``sigma2`` (float) and ``learned``, a callable mapping a 1-D array of y to the
+        fitted nondecreasing estimates of z (y outside the fitted range clipped to it).
+    """
     from sklearn.isotonic import IsotonicRegression
 
     zz = zl = ll = 0.0
@@ -82,7 +111,44 @@ def effective_channel(law, B, A, Q, act, count, seed) -> dict:
 
 
 def run_structured(config, progress: bool = False):
-    """:func:`twolayer.run` for a structured source: ``(record, TrainResult)`` (module docstring)."""
+    """:func:`twolayer.run` for a structured source: ``(record, TrainResult)`` (module docstring).
+
+    Parameters
+    ----------
+    config : RunConfig
+        A run whose ``data`` is a structured source (``source_kind == "structured"``).
+    progress : bool
+        Show a training progress bar on stderr (default False).
+
+    Returns
+    -------
+    record : dict
+        :meth:`~twolayer.simulations.TrainResult.as_record` with its ``final_risk`` renamed
+        ``gaussian_equivalent_risk``, plus ``data``, ``law``, ``rotated``, ``decoder``, ``eval_samples``,
+        ``final_risk`` (with ``final_risk_stderr`` and ``final_risk_estimator``) of the chosen decoder,
+        ``predicted_risk`` and ``relative_gap`` (None where there is no prediction),
+        the risks ``risk_linear``, ``risk_denoiser``, ``risk_learned_denoiser``, ``risk_linear_refit``
+        (each with ``_stderr``), the fitted channel ``effective_mu`` and ``effective_sigma2``, the
+        predictions ``predicted_risk_linear``, ``predicted_risk_denoiser``, ``predicted_sigma2`` and
+        ``predicted_risk_denoiser_given_linear``, ``encoder_localisation`` (rows of B Q), ``sign_at_zero``.
+    result : TrainResult
+        The trained network (:func:`twolayer.simulations.train`).
+
+    Raises
+    ------
+    ValueError
+        Invalid training options (from :func:`twolayer.simulations.train`).
+    twolayer.simulations.TrainingDivergedError
+        When training diverges (a ``RuntimeError``).
+
+    References
+    ----------
+    .. [1] K. Kögler, A. Shevchenko, H. Hassani and M. Mondelli, "Compression of structured data
+       with autoencoders: provable benefit of nonlinearities and depth", ICML 2024, arXiv:2402.05013.
+    .. [2] A. Shevchenko, K. Kögler, H. Hassani and M. Mondelli, "Fundamental limits of
+       two-layer autoencoders, and achieving them with gradient methods", ICML 2023
+       (PMLR 202), arXiv:2212.13468.
+    """
     from .activations import get_activation
     from .simulations import train
     from .simulations.metrics import row_localisation

@@ -372,6 +372,16 @@ def row_localisation(B) -> float:
 
     1 for rows that each select one coordinate (identity-like), about 3/d for dense random rows.
 
+    Parameters
+    ----------
+    B : array_like
+        n x d encoder (converted to float64, not otherwise checked).
+
+    Returns
+    -------
+    float
+        The mean over the non-zero rows (all-zero rows are left out; NaN when every row is zero).
+
     Examples
     --------
     >>> import numpy as np

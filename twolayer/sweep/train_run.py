@@ -12,7 +12,23 @@ from ..config import RunConfig
 
 
 def default_run(params: dict) -> dict:
-    """One sweep run -> its record (see :func:`twolayer.run`); ValueError for invalid options."""
+    """One sweep run -> its record (see :func:`twolayer.run`); ValueError for invalid options.
+
+    Parameters
+    ----------
+    params : dict
+        Option name -> value, as accepted by :meth:`~twolayer.config.RunConfig.from_dict`.
+
+    Returns
+    -------
+    dict
+        The run's record (:func:`twolayer.run` without a progress bar).
+
+    Raises
+    ------
+    ValueError
+        An unknown option, an invalid value or combination, or an invalid data set (from :func:`twolayer.run`).
+    """
     from ..experiment import run
 
     return run(RunConfig.from_dict(params))

@@ -28,7 +28,17 @@ from .priors import Law
 
 @dataclass(frozen=True)
 class Estimate:
-    """A Monte Carlo estimate: ``value`` with its standard error ``stderr`` over ``count`` draws."""
+    """A Monte Carlo estimate: ``value`` with its standard error ``stderr`` over ``count`` draws.
+
+    Parameters
+    ----------
+    value : float
+        The estimate.
+    stderr : float
+        Its standard error.
+    count : int
+        The number of draws (supports or samples) behind it.
+    """
 
     value: float
     stderr: float
@@ -70,7 +80,23 @@ def _support_moments(B, mask, p, act):
 
 
 def sign_code(z):
-    """sign with sign(0) = +1: one bit per neuron."""
+    """sign with sign(0) = +1: one bit per neuron.
+
+    Parameters
+    ----------
+    z : ndarray or float
+        Pre-activations (compared with ``>= 0``; a Python list is not accepted).
+
+    Returns
+    -------
+    ndarray
+        float64 +1 where z >= 0, -1 elsewhere, the shape of ``z``.
+
+    Examples
+    --------
+    >>> sign_code(np.array([-1.5, 0.0, 2.0])).tolist()
+    [-1.0, 1.0, 1.0]
+    """
     return np.where(z >= 0, 1.0, -1.0)
 
 
@@ -90,20 +116,27 @@ def structured_risk(B, A, law: Law, *, rotation=None, activation="sign", estimat
         The coordinate law of z.
     rotation : array_like, optional
         The d x d orthogonal Q (None: the identity).
-    activation : str
-        The code sigma (sign: sign(0) = +1).
+    activation : str or Activation
+        The code sigma, anything :func:`~twolayer.activations.get_activation` accepts (sign: sign(0) = +1).
     estimator : {"auto", "supports", "mc"}
         "supports" (Bernoulli-Gaussian and Gaussian only): exact Gaussian risks averaged over
         sampled supports; "mc": plain Monte Carlo; "auto": "supports" where it applies.
     draws : int, optional
         Supports (default 200) or samples (default 20000).
-    seed : int
-        Seed of the draws.
+    seed : int or sequence of int
+        Seed of ``numpy.random.default_rng`` for the draws.
+    batch : int
+        Samples per batch of the "mc" estimator (default 2000).
 
     Returns
     -------
     Estimate
         ``value`` = R, ``stderr``, ``count``.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``estimator``, or "supports" for a law that is not Gaussian given its support.
 
     Examples
     --------
@@ -159,6 +192,29 @@ def structured_linear_decoder(B, law: Law, *, rotation=None, activation="sign", 
     Bernoulli-Gaussian: the moments are averages of the exact Gaussian moments over ``draws``
     sampled supports (default 400); other laws: sample moments over ``draws`` samples (default
     20000). Score it with draws independent of these (another ``seed``).
+
+    Parameters
+    ----------
+    B : array_like
+        n x d encoder.
+    law : Law
+        The coordinate law of z.
+    rotation : array_like, optional
+        The d x d orthogonal Q (None: the identity).
+    activation : str or Activation
+        The code sigma, anything :func:`~twolayer.activations.get_activation` accepts (sign: sign(0) = +1).
+    draws : int, optional
+        Supports (default 400) or samples (default 20000).
+    seed : int or sequence of int
+        Seed of ``numpy.random.default_rng`` for the draws (default 1).
+    batch : int
+        Samples per batch for the laws that are not Gaussian given their support (default 2000).
+
+    Returns
+    -------
+    ndarray
+        The d x n decoder A* for x; the inverse is a least-squares solve (``rcond=1e-12``), so a
+        singular E[sigma sigma^T] (e.g. constant neurons) gives a pseudo-inverse solution.
     """
     act = get_activation(activation)
     B = np.asarray(B, dtype=np.float64)
@@ -193,6 +249,21 @@ def code_statistics(law: Law) -> tuple[float, float, float]:
     """(E[x s], E s, Var s) of the 1-bit code s = sign(x) of one coordinate, with sign(0) = +1.
 
     E[x s] = E|x| (a zero contributes nothing); E s = P(x = 0) (atoms at 0 code as +1).
+
+    Parameters
+    ----------
+    law : Law
+        The coordinate law (P(x = 0) = 1 - P for the sparse laws, 0 for the others).
+
+    Returns
+    -------
+    (float, float, float)
+        E|x|, q = P(x = 0) and 1 - q^2.
+
+    Examples
+    --------
+    >>> code_statistics(Law("sparse-rademacher", 0.25))
+    (0.5, 0.75, 0.4375)
     """
     zero = 1.0 - law.p if law.name in ("bernoulli-gaussian", "sparse-rademacher") else 0.0
     return law.abs_mean(), zero, 1.0 - zero * zero
@@ -211,6 +282,34 @@ def identity_encoder_risk(law: Law, n: int, d: int) -> float:
     (kappa_z = (E|z|)^2 / E z^2 of the non-zero part). A single neuron (n = 1) gives
     1 - (E|x|)^2 / d, the value without that cancellation.
 
+    Parameters
+    ----------
+    law : Law
+        The coordinate law.
+    n : int
+        Number of selected coordinates (neurons), 1 <= n <= d.
+    d : int
+        Input dimension.
+
+    Returns
+    -------
+    float
+        The normalised risk R (1.0 when the code is constant, Var s = 0).
+
+    Raises
+    ------
+    ValueError
+        If not 1 <= n <= d.
+
+    Notes
+    -----
+    One side of the identity-vs-rotation question of [1]_ (the formula is this project's).
+
+    References
+    ----------
+    .. [1] K. Kögler, A. Shevchenko, H. Hassani and M. Mondelli, "Compression of structured data
+       with autoencoders: provable benefit of nonlinearities and depth", ICML 2024, arXiv:2402.05013.
+
     Examples
     --------
     >>> round(identity_encoder_risk(Law("sparse-rademacher", 1.0), 8, 16), 12)   # x = +-1: exact code
@@ -227,7 +326,27 @@ def identity_encoder_risk(law: Law, n: int, d: int) -> float:
 
 
 def identity_limit(law: Law, rate: float) -> float:
-    """Proportional limit of :func:`identity_encoder_risk`: 1 - r (E|x|)^2 / Var(s) (r <= 1)."""
+    """Proportional limit of :func:`identity_encoder_risk`: 1 - r (E|x|)^2 / Var(s) (r <= 1).
+
+    The limit n = r d, d -> infinity of the proved formula (theory/structured.md).
+
+    Parameters
+    ----------
+    law : Law
+        The coordinate law.
+    rate : float
+        The rate r = n/d (the formula is applied as is; it holds for r <= 1).
+
+    Returns
+    -------
+    float
+        1 - r (E|x|)^2 / (1 - q^2), q = P(x = 0).
+
+    Examples
+    --------
+    >>> identity_limit(Law("uniform"), 0.5)     # 1 - 0.5 * 0.75
+    0.625
+    """
     ex, _, var = code_statistics(law)
     return 1.0 - rate * ex * ex / var
 
@@ -236,6 +355,30 @@ def identity_wins(law: Law) -> bool:
     """True when the identity-like encoder beats a rotation (the Gaussian value 1 - 2r/pi) in the limit, r <= 1.
 
     The comparison does not depend on r <= 1: (E|x|)^2 / Var(s) against 2/pi.
+
+    Derived between these two structures only; neither is shown to be the global minimizer
+    (theory/structured.md); the rotation's value is the Gaussian limit of the linear decoder [1]_.
+    A tie (Bernoulli-Gaussian at P = 1) is not a win.
+
+    Parameters
+    ----------
+    law : Law
+        The coordinate law.
+
+    Returns
+    -------
+    bool
+        (E|x|)^2 / Var(s) > 2/pi.
+
+    References
+    ----------
+    .. [1] K. Kögler, A. Shevchenko, H. Hassani and M. Mondelli, "Compression of structured data
+       with autoencoders: provable benefit of nonlinearities and depth", ICML 2024, arXiv:2402.05013.
+
+    Examples
+    --------
+    >>> identity_wins(Law("uniform")), identity_wins(Law("laplace"))
+    (True, False)
     """
     ex, _, var = code_statistics(law)
     return ex * ex / var > 2.0 / math.pi
