@@ -94,3 +94,21 @@ def test_a_grown_figure_spec_plots_every_run(tmp_path, monkeypatch):
     assert [r["rate"] for r in first] == [0.5]
     assert [r["rate"] for r in both] == [0.5, 1.0]
     assert both[0]["final_risk"] == first[0]["final_risk"]  # reused, not rerun
+
+
+def test_phase_transition_figure(quick_figures):
+    """The identity curve is the exact formula; the learned encoder (best linear decoder) is within 5% of
+    the better of the two structures at every P, and its rows go from dense to identity-like as P grows."""
+    from twolayer.theory.priors import Law
+    from twolayer.theory.structured import identity_encoder_risk
+
+    rows = read_csv(quick_figures / "phase-transition.csv")
+    for r in (r for r in rows if r["series"] == "identity (exact)"):
+        d = int(r["d"])
+        assert float(r["risk"]) == pytest.approx(identity_encoder_risk(Law("sparse-rademacher", float(r["P"])),
+                                                                       d // 2, d), rel=1e-12)
+    learned = {float(r["P"]): r for r in rows if r["series"] == "learned"}
+    for p, r in learned.items():
+        best = min(identity_encoder_risk(Law("sparse-rademacher", p), int(r["d"]) // 2, int(r["d"])), 1 - 1 / math.pi)
+        assert abs(float(r["risk"]) / best - 1) < 0.05
+    assert float(learned[min(learned)]["localisation"]) < 0.3 and float(learned[0.8]["localisation"]) > 0.8

@@ -7,6 +7,7 @@ sweep spec from ``simulations/`` (resumable, cached in ``out/*.sqlite``) and wri
 
 from .common import FigureOutput
 from .gaussian import anisotropic, features, finite_size, risk_vs_rate
+from .structured import phase_transition
 from .universality import universality
 
 FIGURES = {
@@ -15,6 +16,7 @@ FIGURES = {
     "features": features,
     "anisotropic": anisotropic,
     "universality": universality,
+    "phase-transition": phase_transition,
 }
 
 __all__ = ["FIGURES", "FigureOutput"]
