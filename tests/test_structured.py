@@ -215,7 +215,8 @@ def test_structured_run_record_and_saved_parameters(tmp_path):
 
 def test_rotated_source_trains_and_the_denoiser_works_in_the_law_basis():
     rec = run(RunConfig(data="sparse-rademacher:0.2:rotated", d=48, rate=1.0, steps=300, seed=0,
-                        decoder="denoiser", eval_samples=3000))
+                        decoder="denoiser", eval_samples=3000, record_spectrum=True))
+    assert rec["spectrum"] == [1.0] * 48
     assert rec["rotated"] is True and rec["final_risk"] == rec["risk_denoiser"]
     assert rec["risk_denoiser"] < 0.9 * rec["risk_linear"]
 

@@ -225,6 +225,8 @@ def run_structured(config, progress: bool = False):
     for name, (value, se) in scored.items():
         key = "risk_" + name.replace("-", "_")
         record[key], record[key + "_stderr"] = value, se
+    if config.record_spectrum:  # i.i.d. unit-variance coordinates (rotated or not): second moment I
+        record["spectrum"] = [1.0] * d
     # the channel prediction given the linear risk actually reached (separates the scalar-channel
     # approximation from how close training came to the Gaussian value)
     reached = scored["linear"][0]
