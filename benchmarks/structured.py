@@ -118,7 +118,7 @@ def optimal_encoder_decoders(d, rates, ps, count=8000, seed=0):
     or tight frame, Gaussian-optimal decoder), without training: separates the scalar-channel
     approximation from how far training got."""
     from twolayer.activations import get_activation
-    from twolayer.structured_run import FIT_STREAM, TEST_STREAM, _draws, _z_reconstruction, effective_channel
+    from twolayer.structured_run import score_decoders
     from twolayer.theory import min_risk, minimizer
     from twolayer.theory.priors import Law, effective_noise
 
@@ -128,22 +128,13 @@ def optimal_encoder_decoders(d, rates, ps, count=8000, seed=0):
         law = Law("bernoulli-gaussian", p)
         for r in rates:
             A, B = minimizer(d, int(round(r * d)), seed=seed)
-            ch = effective_channel(law, B, A, None, act, count, [seed, FIT_STREAM])
-            errs = {"linear": [], "denoiser": [], "learned": []}
-            for z in _draws(law, d, count, [seed, TEST_STREAM]):
-                lin = _z_reconstruction(z, B, A, None, act)
-                y = lin / ch["mu"]
-                errs["linear"].append(np.sum((z - lin) ** 2, axis=1) / d)
-                errs["denoiser"].append(np.sum((z - law.denoise(y, ch["sigma2"])) ** 2, axis=1) / d)
-                errs["learned"].append(np.sum((z - ch["learned"](y.ravel()).reshape(y.shape)) ** 2, axis=1) / d)
-            e = {k: np.concatenate(v) for k, v in errs.items()}
+            ch, scored = score_decoders(law, B, A, None, act, count, seed)
             g = float(min_risk(r))
-            lin = float(e["linear"].mean())
+            lin = scored["linear"][0]
             row = {"P": p, "rate": r, "d": d, "linear": lin, "gaussian": g, "sigma2": ch["sigma2"],
                    "sigma2_pred": effective_noise(g), "sigma2_given_linear": effective_noise(lin),
-                   "denoiser": float(e["denoiser"].mean()),
-                   "denoiser_se": float(e["denoiser"].std(ddof=1) / np.sqrt(count)),
-                   "learned": float(e["learned"].mean()), "pred": law.mmse(effective_noise(g)),
+                   "denoiser": scored["denoiser"][0], "denoiser_se": scored["denoiser"][1],
+                   "learned": scored["learned-denoiser"][0], "pred": law.mmse(effective_noise(g)),
                    "pred_given_linear": law.mmse(effective_noise(lin)), "seconds": 0.0}
             rows.append(row)
             print(_fmt_trained([row], header=len(rows) == 1), flush=True)

@@ -110,6 +110,43 @@ def effective_channel(law, B, A, Q, act, count, seed) -> dict:
     return {"mu": float(mu), "sigma2": float(resid / mu**2), "learned": learned.predict}
 
 
+def score_decoders(law, B, A, Q, act, count: int, seed: int) -> tuple[dict, dict]:
+    """The channel fitted on ``count`` draws, and every decoder's risk on ``count`` other draws.
+
+    Parameters
+    ----------
+    law, B, A, Q, act
+        The law, the encoder, the linear decoder, the rotation (None: identity) and the activation.
+    count : int
+        Fitting draws, and test draws (the same number).
+    seed : int
+        The run's seed: fitting draws from ``[seed, FIT_STREAM]``, test draws from ``[seed, TEST_STREAM]``.
+
+    Returns
+    -------
+    (dict, dict)
+        :func:`effective_channel`'s dict, and ``{decoder: (risk, standard error)}`` for "linear",
+        "denoiser" and "learned-denoiser", all scored on the same test draws.
+    """
+    d = B.shape[1]
+    channel = effective_channel(law, B, A, Q, act, count, [seed, FIT_STREAM])
+    decoders = {
+        "linear": lambda lin: lin,
+        "denoiser": lambda lin: law.denoise(lin / channel["mu"], channel["sigma2"]),
+        "learned-denoiser": lambda lin: channel["learned"]((lin / channel["mu"]).ravel()).reshape(lin.shape),
+    }
+    errors = {name: [] for name in decoders}
+    for z in _draws(law, d, count, [seed, TEST_STREAM]):  # paired: every decoder on the same draws
+        lin = _z_reconstruction(z, B, A, Q, act)
+        for name, decode in decoders.items():
+            errors[name].append(np.sum((z - decode(lin)) ** 2, axis=1) / d)
+    scored = {}
+    for name, errs in errors.items():
+        e = np.concatenate(errs)
+        scored[name] = (float(e.mean()), float(e.std(ddof=1) / math.sqrt(e.size)))
+    return channel, scored
+
+
 def run_structured(config, progress: bool = False):
     """:func:`twolayer.run` for a structured source: ``(record, TrainResult)`` (module docstring).
 
@@ -174,21 +211,7 @@ def run_structured(config, progress: bool = False):
     if gaussian_value < 1:
         predicted["denoiser"] = predicted["learned-denoiser"] = law.mmse(effective_noise(gaussian_value))
 
-    channel = effective_channel(law, B, A, Q, act, count, [seed, FIT_STREAM])
-    decoders = {
-        "linear": lambda lin: lin,
-        "denoiser": lambda lin: law.denoise(lin / channel["mu"], channel["sigma2"]),
-        "learned-denoiser": lambda lin: channel["learned"]((lin / channel["mu"]).ravel()).reshape(lin.shape),
-    }
-    errors = {name: [] for name in decoders}
-    for z in _draws(law, d, count, [seed, TEST_STREAM]):  # paired: every decoder on the same draws
-        lin = _z_reconstruction(z, B, A, Q, act)
-        for name, decode in decoders.items():
-            errors[name].append(np.sum((z - decode(lin)) ** 2, axis=1) / d)
-    scored = {}
-    for name, errs in errors.items():
-        e = np.concatenate(errs)
-        scored[name] = (float(e.mean()), float(e.std(ddof=1) / math.sqrt(e.size)))
+    channel, scored = score_decoders(law, B, A, Q, act, count, seed)
 
     if config.decoder == "linear" and law.is_gaussian_mixture:
         est = structured_risk(B, A, law, rotation=Q, activation=act, draws=max(100, count // 20),
