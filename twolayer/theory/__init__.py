@@ -16,6 +16,7 @@ from .limits import (
     prediction_status,
 )
 from .minimizers import equal_norm_frame, minimizer, orthonormal_rows, tight_frame
+from .spiked import spiked_min_risk, spiked_structure
 from .risk import (
     code_moments,
     optimal_decoder,
@@ -46,5 +47,7 @@ __all__ = [
     "rate_distortion",
     "risk_jax",
     "shannon_gap",
+    "spiked_min_risk",
+    "spiked_structure",
     "tight_frame",
 ]
