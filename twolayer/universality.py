@@ -22,6 +22,14 @@ trace d), it measures
   relu and linear codes (degree-1 homogeneous, kappa_1 = 1) it equals ``predicted_risk``; None
   for erf and tanh;
 
+diagnostics of how far the training rows are from a Gaussian with their covariance
+(:func:`data_diagnostics`): ``top_eigenvalue_fraction`` (lambda_1 / tr Sigma),
+``projection_excess_kurtosis`` (the excess kurtosis of the projections on the principal
+directions, averaged with weights lambda_j) and ``projection_excess_kurtosis_top`` (on the top
+direction), ``norm_spread`` (std / mean of ||x||^2 over the rows) against
+``norm_spread_gaussian`` (its exact value sqrt(2 sum lambda^2) / sum lambda for N(0, Sigma)),
+their ratio ``norm_spread_ratio``, and ``samples_per_dimension`` = n_train / d;
+
 and two controls (``controls=True``) that separate the causes of a gap (theory/universality.md):
 
 * ``gaussian_twin_risk``: the same pipeline on Gaussian data with the training covariance --
@@ -49,7 +57,8 @@ import numpy as np
 from .activations import get_activation
 from .simulations.empirical import code_matrix, heldout_risk, least_squares_decoder
 
-__all__ = ["code_matrix", "data_experiment", "gaussian_rows", "heldout_risk", "least_squares_decoder"]
+__all__ = ["code_matrix", "data_diagnostics", "data_experiment", "gaussian_rows", "heldout_risk",
+           "least_squares_decoder"]
 
 #: second entry of the seed sequence of the Gaussian twin's samples: default_rng([seed, 1]).
 TWIN_STREAM = 1
@@ -84,6 +93,79 @@ def gaussian_rows(cov, count: int, rng: np.random.Generator) -> np.ndarray:
     lam, V = np.linalg.eigh(np.asarray(cov, dtype=np.float64))
     root = V * np.sqrt(np.clip(lam, 0.0, None))
     return rng.standard_normal((int(count), root.shape[0])) @ root.T
+
+
+def data_diagnostics(X, cov=None, *, chunk: int = 4096) -> dict:
+    r"""How far the rows of ``X`` are from a Gaussian with their second-moment matrix.
+
+    ``X`` (N x d) holds centred rows (the preprocessed training part: its column means are 0);
+    Sigma = ``cov`` (default X^T X / N), lambda_1 >= ... >= lambda_d its eigenvalues and v_j
+    its eigenvectors. For N(0, Sigma) the projections z_j = <x, v_j> are Gaussian (excess
+    kurtosis 0) and ||x||^2 has coefficient of variation sqrt(2 sum lambda^2) / sum lambda.
+
+    Parameters
+    ----------
+    X : array_like
+        N x d rows, N >= 2.
+    cov : array_like, optional
+        d x d second-moment matrix of the rows (default: X^T X / N).
+    chunk : int, optional
+        Rows projected at a time (memory only; default 4096).
+
+    Returns
+    -------
+    dict
+        ``top_eigenvalue_fraction`` = lambda_1 / sum lambda;
+        ``projection_excess_kurtosis`` = sum_j lambda_j k_j / sum_j lambda_j, with
+        k_j = mean(z_j^4) / mean(z_j^2)^2 - 3 over the directions with lambda_j > 1e-10 lambda_1;
+        ``projection_excess_kurtosis_top`` = k_1; ``norm_spread`` = std(||x||^2) / mean(||x||^2)
+        (population std); ``norm_spread_gaussian`` = sqrt(2 sum lambda^2) / sum lambda;
+        ``norm_spread_ratio`` = their ratio (> 1: norms more spread than a Gaussian's, as in a
+        scale mixture; < 1: more concentrated).
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not a finite 2-D array with at least 2 rows, or is all zeros.
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).standard_normal((20000, 4)) * [2.0, 1.0, 1.0, 1.0]
+    >>> diag = data_diagnostics(X)
+    >>> round(diag["top_eigenvalue_fraction"], 2), abs(diag["projection_excess_kurtosis"]) < 0.1
+    (0.57, True)
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] < 2 or not np.all(np.isfinite(X)):
+        raise ValueError(f"X must be a finite 2-D array with at least 2 rows, got shape {X.shape}")
+    N = X.shape[0]
+    cov = X.T @ X / N if cov is None else np.asarray(cov, dtype=np.float64)
+    lam, V = np.linalg.eigh(cov)
+    lam, V = np.clip(lam[::-1], 0.0, None), V[:, ::-1]
+    total = float(lam.sum())
+    if total <= 0.0:
+        raise ValueError("X is all zeros: no diagnostics")
+    keep = lam > 1e-10 * lam[0]
+    Vk = V[:, keep]
+    m2, m4 = np.zeros(Vk.shape[1]), np.zeros(Vk.shape[1])
+    for start in range(0, N, chunk):
+        Z = X[start:start + chunk] @ Vk
+        Z2 = Z * Z
+        m2 += Z2.sum(axis=0)
+        m4 += (Z2 * Z2).sum(axis=0)
+    m2, m4 = m2 / N, m4 / N
+    kurt = m4 / (m2 * m2) - 3.0
+    sq = np.einsum("ij,ij->i", X, X)
+    spread = float(sq.std() / sq.mean())
+    spread_gauss = float(np.sqrt(2.0 * np.sum(lam * lam)) / total)
+    return {
+        "top_eigenvalue_fraction": float(lam[0] / total),
+        "projection_excess_kurtosis": float(np.sum(lam[keep] * kurt) / np.sum(lam[keep])),
+        "projection_excess_kurtosis_top": float(kurt[0]),
+        "norm_spread": spread,
+        "norm_spread_gaussian": spread_gauss,
+        "norm_spread_ratio": spread / spread_gauss,
+    }
 
 
 # ----------------------------------------------------------------------------- the experiment
@@ -252,6 +334,7 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
     kappa = min(1.0, kappa_raw)  # estimate_kappa's clip: a scale mixture has kappa <= 1
     # exact for degree-0 homogeneous codes (sign); degree-1 codes (relu, linear) have kappa_1 = 1
     mixture = mixture_risk(predicted, kappa) if act.name == "sign" else (predicted if act.name in ("relu", "linear") else None)
+    diagnostics = data_diagnostics(Xtr, split.cov)
     seconds["seconds_theory"] = time.perf_counter() - t0
 
     act_arg = act.name if isinstance(activation, str) else act  # a string keeps train's compile cache warm
@@ -274,6 +357,7 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
         "relative_gap": (ours["test"] - predicted) / predicted if predicted > 0 else None,
         "kappa": float(kappa), "kappa_raw": float(kappa_raw), "kappa_stderr": float(kappa_se),
         "predicted_risk_mixture": mixture,
+        **diagnostics, "samples_per_dimension": n_train / d,
         # the sample-trained encoder under the Gaussian formula (same second moments as the data)
         "gaussian_risk_of_trained_encoder": population_risk(real.B, activation=act, cov=split.cov),
         "steps": int(real.steps), "theory_steps": None, "seed": int(seed), "batch_size": int(batch_size),

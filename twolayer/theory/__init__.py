@@ -16,7 +16,6 @@ from .limits import (
     prediction_status,
 )
 from .minimizers import equal_norm_frame, minimizer, orthonormal_rows, tight_frame
-from .spiked import spiked_min_risk, spiked_structure
 from .risk import (
     code_moments,
     optimal_decoder,
@@ -25,6 +24,7 @@ from .risk import (
     population_risk,
     risk_jax,
 )
+from .spiked import spiked_min_risk, spiked_structure
 
 __all__ = [
     "ONE_BIT_SCALAR_QUANTISER_RISK",

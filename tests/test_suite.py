@@ -1,0 +1,256 @@
+"""The universality suite (``twolayer universality``, :mod:`twolayer.suite`).
+
+Each number of the table is checked against a second source: a cell's risks against
+``twolayer.run(RunConfig(...))`` of the same options, the predictions against
+``min_risk`` on the spectrum recomputed by numpy, the best prediction against a search over
+the recomputed predictions, the diagnostics against numpy / scipy on the same training rows
+(and the Gaussian norm spread against Monte Carlo), and resumption against the store's rows.
+Small on purpose: 40 training steps, a few hundred items.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import twolayer
+from twolayer import RunConfig
+from twolayer.cli import main
+from twolayer.data import prepare
+from twolayer.suite import (
+    DEFAULT_DATA,
+    DEFAULT_RATES,
+    PREDICTIONS,
+    check_suite,
+    run_suite,
+    suite_rows,
+    suite_spec,
+)
+from twolayer.sweep import ResultStore
+
+SEED = 3
+OPTIONS = dict(steps=40, theory_steps=40, max_items=600, seed=SEED)
+DATA = ["digits", "patches:8:800"]
+RATE = 0.25
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    """The 4-cell suite (2 data sets x raw / mean removed, r = 0.25), run once into a store."""
+    db = tmp_path_factory.mktemp("suite") / "suite.sqlite"
+    spec = suite_spec(DATA, [RATE], "both", **OPTIONS)
+    result = run_suite(spec, db, workers=1)
+    return spec, db, result
+
+
+def _training_rows(row):
+    """The preprocessed training rows of a cell, from the data package (not from the record)."""
+    _, split = prepare(row["data"], seed=SEED, max_items=OPTIONS["max_items"], remove_item_mean=row["remove_item_mean"])
+    return split.train
+
+
+def test_default_suite_is_built_from_runconfig():
+    spec = suite_spec()
+    assert len(spec.runs) == len(DEFAULT_DATA) * 2 * len(DEFAULT_RATES) == 32
+    expected = [RunConfig(data=data, remove_item_mean=mean, rate=rate).to_dict()
+                for data in DEFAULT_DATA for mean in (False, True) for rate in DEFAULT_RATES]
+    assert spec.runs == expected  # the option table's defaults, nothing of the suite's own
+    assert [run["data"] for run in spec.runs[::8]] == ["digits", "patches:8", "patches:16", "lfw"]
+
+
+def test_cell_equals_a_direct_run(suite):
+    spec, _, result = suite
+    assert result.complete and result.report.done == 4
+    row = result.rows[1]  # digits, item mean removed
+    assert (row["data"], row["remove_item_mean"], row["rate"]) == ("digits", True, RATE)
+    direct = twolayer.run(RunConfig(data="digits", rate=RATE, remove_item_mean=True, steps=40, theory_steps=40,
+                                    max_items=600, seed=SEED))
+    for field in ("final_risk", "final_risk_stderr", "train_risk", "gaussian_twin_risk", "theory_encoder_risk",
+                  "predicted_risk", "predicted_risk_mixture", "kappa"):
+        assert row[field] == pytest.approx(direct[field], rel=1e-6, abs=1e-9), field
+
+
+def test_predictions_and_best_prediction_recomputed(suite):
+    _, _, result = suite
+    names = [name for name, _ in PREDICTIONS]
+    for row in result.rows:
+        Xtr = _training_rows(row)
+        lam = np.clip(np.linalg.eigvalsh(Xtr.T @ Xtr / Xtr.shape[0]), 0.0, None)
+        gauss = twolayer.min_risk(RATE, activation="sign", spectrum=lam)
+        assert row["predicted_risk"] == pytest.approx(gauss, rel=1e-6)
+        assert row["predicted_risk_mixture"] == pytest.approx(1.0 - row["kappa"] * (1.0 - gauss), rel=1e-6)
+        assert row["theory_encoder_mixture_risk"] == pytest.approx(
+            1.0 - row["kappa"] * (1.0 - row["theory_encoder_gaussian_risk"]), rel=1e-9)
+        values = {name: row[name] for name in names}
+        assert row["predictions"] == values
+        errors = {name: abs(math.log(row["final_risk"] / v)) for name, v in values.items()}
+        closest = min(errors.values())
+        assert errors[row["best_prediction_name"]] == pytest.approx(closest, abs=1e-12)
+        assert row["best_prediction"] == values[row["best_prediction_name"]]
+        assert row["best_ratio"] == pytest.approx(row["final_risk"] / row["best_prediction"], rel=1e-12)
+
+
+def test_diagnostics_computed_a_second_way(suite):
+    _, _, result = suite
+    rng = np.random.default_rng(SEED)
+    for row in result.rows:
+        Xtr = _training_rows(row)
+        n_train, d = Xtr.shape
+        lam, V = np.linalg.eigh(Xtr.T @ Xtr / n_train)
+        lam = np.clip(lam, 0.0, None)
+        assert row["top_eigenvalue_fraction"] == pytest.approx(lam.max() / lam.sum(), rel=1e-9)
+        keep = lam > 1e-10 * lam.max()
+        kurt = stats.kurtosis(Xtr @ V[:, keep], axis=0, fisher=True, bias=True)
+        top = int(np.argmax(lam))
+        assert row["projection_excess_kurtosis_top"] == pytest.approx(
+            stats.kurtosis(Xtr @ V[:, top], fisher=True, bias=True), rel=1e-6, abs=1e-9)
+        assert row["projection_excess_kurtosis"] == pytest.approx(np.average(kurt, weights=lam[keep]),
+                                                                  rel=1e-6, abs=1e-9)
+        sq = np.sum(Xtr**2, axis=1)
+        assert row["norm_spread"] == pytest.approx(np.std(sq) / np.mean(sq), rel=1e-9)
+        # the Gaussian value by Monte Carlo: 200000 draws of N(0, Sigma_train)
+        G = rng.standard_normal((200_000, d)) @ (V * np.sqrt(lam)).T
+        g = np.sum(G**2, axis=1)
+        assert row["norm_spread_gaussian"] == pytest.approx(np.std(g) / np.mean(g), rel=0.02)
+        assert row["samples_per_dimension"] == n_train / d
+        assert row["n"] == round(RATE * d)
+        expected = ([("n_train<d", n_train < d), ("n>=n_train/2", row["n"] >= n_train / 2),
+                     ("top_eig>50%", lam.max() / lam.sum() > 0.5),
+                     ("kappa_raw>1", row["kappa_raw"] > 1 + 3 * row["kappa_stderr"])])
+        assert row["flags"] == [flag for flag, on in expected if on]
+    raw_patches = result.rows[2]
+    assert raw_patches["data"] == "patches:8:800" and not raw_patches["remove_item_mean"]
+    assert "top_eig>50%" in raw_patches["flags"]  # the patch brightness carries most of the variance
+
+
+def test_rerun_recomputes_nothing_and_extends(suite, tmp_path):
+    spec, db, first = suite
+    with ResultStore(db, create=False) as store:
+        before = {r["run_key"]: r["finished"] for r in store.rows()}
+    again = run_suite(spec, db, workers=1)
+    assert again.report.submitted == 0 and again.report.already_done == 4
+    assert again.rows == first.rows
+    with ResultStore(db, create=False) as store:
+        assert {r["run_key"]: r["finished"] for r in store.rows()} == before
+    # a copy of the store, one more rate: only the new cell runs
+    copy = tmp_path / "copy.sqlite"
+    with sqlite3.connect(db) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    bigger = suite_spec(["digits"], [RATE, 0.5], "yes", **OPTIONS)
+    extended = run_suite(bigger, copy, workers=1)
+    assert (extended.report.already_done, extended.report.submitted) == (1, 1)
+    assert extended.rows[0] == first.rows[1]
+    with ResultStore(copy, create=False) as store:
+        assert store.count() == 5
+
+
+def test_cli_json_and_table_read_the_store(suite, capsys):
+    _, db, result = suite
+    argv = ["universality", "--data", *DATA, "--rate", str(RATE), "--steps", "40", "--theory-steps", "40",
+            "--max-items", "600", "--seed", str(SEED), "--out", str(db), "--no-progress"]
+    assert main([*argv, "--json"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) == 4
+    for rec, row in zip(records, result.rows):
+        for field in ("data", "rate", "final_risk", "best_prediction", "best_prediction_name", "train_risk",
+                      "gaussian_twin_risk", "theory_encoder_risk", "top_eigenvalue_fraction", "flags"):
+            assert rec[field] == row[field], field
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    body = [line for line in out if line.lstrip().startswith(("digits", "patches"))]
+    assert len(body) == 4
+    assert f"{result.rows[0]['final_risk']:.4f}" in body[0] and f"{result.rows[0]['best_ratio']:.3f}" in body[0]
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--data", "nosuchset"], "unknown data spec kind"),
+    (["--data", "digits", "--rate", "0"], "expected a finite number > 0"),
+    (["--data", "digits", "--rate", "0.001"], "gives n = round(rate * d) = 0"),
+    (["--data", "npz:/no/such/file.npz"], "does not exist"),
+    (["--data", "gaussian"], "not a data set"),
+    (["--data", "digits", "--remove-item-mean", "sometimes"], "invalid choice"),
+])
+def test_bad_input_is_one_line(argv, needle, capsys, tmp_path):
+    db = tmp_path / "bad.sqlite"
+    assert main(["universality", *argv, "--out", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not db.exists()  # nothing was created
+
+
+def test_bad_data_in_a_subprocess_exits_non_zero(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "twolayer", "universality", "--data", "nosuchset",
+                           "--out", str(tmp_path / "x.sqlite")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def _fails_at_half(params):
+    if params["rate"] == 0.5:
+        raise RuntimeError("diverged (on purpose)")
+    from twolayer.sweep import default_run
+
+    return default_run(params)
+
+
+def test_a_failed_cell_is_reported_and_retried(tmp_path):
+    spec = suite_spec(["digits"], [0.25, 0.5], "no", steps=5, controls=False, max_items=300, seed=SEED)
+    db = tmp_path / "fail.sqlite"
+    first = run_suite(spec, db, workers=1, run_fn=_fails_at_half)
+    assert [row["status"] for row in first.rows] == ["done", "failed"] and not first.complete
+    assert "diverged (on purpose)" in first.rows[1]["error"] and first.rows[1]["final_risk"] is None
+    again = run_suite(spec, db, workers=1)  # the failed cell is run again, the done one is not
+    assert (again.report.already_done, again.report.submitted) == (1, 1) and again.complete
+    assert again.rows[0] == first.rows[0]
+    direct = twolayer.run(RunConfig(data="digits", rate=0.5, steps=5, controls=False, max_items=300, seed=SEED))
+    assert again.rows[1]["final_risk"] == pytest.approx(direct["final_risk"], rel=1e-6)
+
+
+def test_check_suite_loads_each_data_set_once():
+    shapes = check_suite(suite_spec(["digits", "lfw"], [0.25, 0.5], "both"))
+    assert shapes == {("digits", 0, None): (1797, 64), ("lfw", 0, None): (200, 625)}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_sigkill_then_resume(tmp_path):
+    """Kill the command (SIGKILL) after its first cell; the rerun keeps that cell and does the rest."""
+    db = tmp_path / "kill.sqlite"
+    cmd = [sys.executable, "-m", "twolayer", "universality", "--data", "digits", "--rate", "0.25", "0.5", "1",
+           "--remove-item-mean", "yes", "--steps", "30", "--no-controls", "--seed", str(SEED), "--workers", "1",
+           "--out", str(db), "--no-progress", "--json"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    end = time.monotonic() + 180
+    rows = 0
+    while time.monotonic() < end and proc.poll() is None and rows < 1:
+        time.sleep(0.2)
+        if db.exists():
+            try:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+                    rows = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+            except sqlite3.OperationalError:
+                rows = 0
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    with ResultStore(db, create=False) as store:
+        before = {r["run_key"]: r["finished"] for r in store.rows()}
+    assert 1 <= len(before) < 3
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.strip().splitlines()) == 3
+    with ResultStore(db, create=False) as store:
+        after = {r["run_key"]: r["finished"] for r in store.rows()}
+    assert len(after) == 3 and all(after[k] == v for k, v in before.items())
+    spec = suite_spec(["digits"], [0.25, 0.5, 1.0], "yes", steps=30, controls=False, seed=SEED)
+    assert all(row["status"] == "done" for row in suite_rows(spec, db))

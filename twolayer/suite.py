@@ -1,0 +1,452 @@
+r"""The universality suite: several data sets x preprocessings x rates in one resumable sweep, one row per cell.
+
+``twolayer universality`` (:mod:`twolayer.cli` prints; this module returns data). A *cell* is
+one data-set run of :func:`twolayer.run` (:func:`twolayer.universality.data_experiment`): the
+sign autoencoder trained on the training rows of one data set, preprocessed one way, at one
+rate, scored on the held-out rows, beside the Gaussian predictions, the controls and the
+diagnostics of its record. The cells are the runs of one sweep spec
+(:func:`suite_spec`: ``[grid]`` data x remove_item_mean x rate, every other option from the
+option table :data:`twolayer.config.OPTIONS` through :class:`~twolayer.config.RunConfig`),
+executed by :func:`twolayer.sweep.run_sweep` into its SQLite store, so the suite is resumable
+after a kill at any moment (finished cells are never redone) and shares its runs with
+``twolayer sweep`` / ``twolayer results``: a cell is the same run, with the same key, as
+``twolayer train --data D --rate R`` with the same options.
+
+Per cell (:func:`cell_row`): the record's fields, plus
+
+* ``predictions``: every prediction of the record (:data:`PREDICTIONS`: the proportional-limit
+  Gaussian ``predicted_risk``, its scale-mixture correction ``predicted_risk_mixture``, and,
+  with the controls, the finite-d Gaussian risk of the theory encoder and its mixture
+  correction), name -> value;
+* ``best_prediction`` / ``best_prediction_name``: the prediction closest to the measured
+  held-out risk in ratio, i.e. the one minimising |log(final_risk / prediction)|, and
+  ``best_ratio`` = final_risk / best_prediction;
+* ``flags``: warnings about the cell (:data:`FLAGS`).
+
+The default suite (:data:`DEFAULT_DATA`, :data:`DEFAULT_RATES`, both preprocessings) is the
+embedded data sets: 4 data sets x 2 preprocessings x 4 rates = 32 cells.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .config import OPTIONS, RunConfig, code_size, source_kind
+from .sweep import ResultStore, SweepReport, SweepSpec, run_key, run_sweep, spec_from_dict
+
+__all__ = [
+    "DEFAULT_DATA",
+    "DEFAULT_OUT",
+    "DEFAULT_RATES",
+    "FLAGS",
+    "PREDICTIONS",
+    "REMOVE_ITEM_MEAN",
+    "SuiteResult",
+    "best_prediction",
+    "cell_config",
+    "cell_flags",
+    "cell_row",
+    "check_suite",
+    "run_suite",
+    "suite_rows",
+    "suite_spec",
+]
+
+#: the embedded data sets (no download): scikit-learn's digits, scikit-image photographs' patches, lfw_subset.
+DEFAULT_DATA = ("digits", "patches:8", "patches:16", "lfw")
+#: rates r = n/d of the default suite.
+DEFAULT_RATES = (0.1, 0.25, 0.5, 1.0)
+#: ``--remove-item-mean`` -> the values of the ``remove_item_mean`` option swept.
+REMOVE_ITEM_MEAN = {"no": (False,), "yes": (True,), "both": (False, True)}
+#: the results database of ``twolayer universality`` when ``--out`` is not given (current folder).
+DEFAULT_OUT = "universality.sqlite"
+#: sweep name of the suite's spec (recorded in the store).
+SUITE_NAME = "universality-suite"
+#: (record field, short label) of every prediction a cell is compared with; None values are skipped.
+PREDICTIONS = (
+    ("predicted_risk", "gauss"),  # proportional-limit Gaussian min risk, spectrum of Sigma_train
+    ("predicted_risk_mixture", "mix"),  # 1 - kappa (1 - predicted_risk)
+    ("theory_encoder_gaussian_risk", "gauss-d"),  # exact Gaussian risk of the GD-optimal encoder at this d
+    ("theory_encoder_mixture_risk", "mix-d"),  # its scale-mixture correction
+)
+#: flag -> what it warns about.
+FLAGS = {
+    "n_train<d": "fewer training items than dimensions: the training covariance is singular",
+    "n>=n_train/2": "code size at least half the training items: the least-squares decoder can overfit",
+    "top_eig>50%": "one eigenvalue holds more than half the variance: the allocation formula is optimistic",
+    "kappa_raw>1": "norms more concentrated than a Gaussian's (kappa_raw above 1 by 3 standard errors): "
+                   "not a scale mixture",
+}
+#: the options a suite cell takes from the option table besides data, rate and remove_item_mean.
+RUN_OPTIONS = ("activation", "steps", "theory_steps", "controls", "seed", "max_items", "test_fraction",
+               "contrast_normalize", "whiten", "batch_size", "lr", "optimizer", "schedule", "init", "dtype")
+
+
+# ----------------------------------------------------------------------------- the spec
+def suite_spec(data=None, rates=None, remove_item_mean="both", *, name: str = SUITE_NAME, **options) -> SweepSpec:
+    """The sweep of the suite: ``[grid]`` data x remove_item_mean x rate, ``[defaults]`` the other options.
+
+    Every run is validated and resolved by :class:`~twolayer.config.RunConfig` (the defaults of
+    :data:`~twolayer.config.OPTIONS`), exactly as a ``twolayer sweep`` spec with the same keys.
+
+    Parameters
+    ----------
+    data : sequence of str, optional
+        Data set specs (default :data:`DEFAULT_DATA`); repeated values are dropped.
+    rates : sequence of float, optional
+        Rates r = n/d (default :data:`DEFAULT_RATES`); repeated values are dropped.
+    remove_item_mean : {"no", "yes", "both"} or bool, optional
+        Which preprocessings (default "both": raw, then item mean removed).
+    name : str, optional
+        The sweep's name (default ``"universality-suite"``).
+    **options
+        Other run options (keys of :data:`~twolayer.config.OPTIONS`), shared by every cell;
+        None values are left out (= the option's default).
+
+    Returns
+    -------
+    SweepSpec
+        Runs in table order: data set, then preprocessing, then rate.
+
+    Raises
+    ------
+    ValueError
+        (:class:`~twolayer.sweep.SpecError`) An unknown data set kind, a bad rate, an unknown
+        option, an option that does not apply to data sets, or an invalid combination.
+
+    Examples
+    --------
+    >>> spec = suite_spec(["digits"], [0.25, 0.5], "yes", steps=50)
+    >>> [(run["data"], run["remove_item_mean"], run["rate"], run["steps"]) for run in spec.runs]
+    [('digits', True, 0.25, 50), ('digits', True, 0.5, 50)]
+    """
+    if isinstance(remove_item_mean, bool):
+        means = (remove_item_mean,)
+    elif remove_item_mean in REMOVE_ITEM_MEAN:
+        means = REMOVE_ITEM_MEAN[remove_item_mean]
+    else:
+        raise ValueError(f"remove_item_mean: expected one of {', '.join(REMOVE_ITEM_MEAN)}; got {remove_item_mean!r}")
+    data = list(DEFAULT_DATA if data is None else ([data] if isinstance(data, str) else data))
+    rates = list(DEFAULT_RATES if rates is None else ([rates] if isinstance(rates, (int, float)) else rates))
+    if not data or not rates:
+        raise ValueError("the suite needs at least one data set and one rate")
+    for key in options:
+        if key in ("data", "rate", "remove_item_mean", "n"):
+            raise ValueError(f"{key} is set by the suite's own arguments, not as an option")
+    for spec in data:
+        if isinstance(spec, str) and source_kind(spec) != "data":
+            raise ValueError(f"data {spec!r} is not a data set; the suite runs data sets (digits, patches:P[:N], lfw, "
+                             "mnist:PATH, npz:PATH[:KEY], ...); for the Gaussian and structured sources use "
+                             "twolayer train or twolayer sweep")
+    defaults = {k: v for k, v in options.items() if v is not None}
+    grid = {
+        "data": _unique(OPTIONS["data"].check(v) if isinstance(v, str) else v for v in data),
+        "remove_item_mean": list(means),
+        "rate": _unique(OPTIONS["rate"].check(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+                        for v in rates),
+    }
+    return spec_from_dict({"sweep": {"name": name, "description": "twolayer universality: held-out risk of the "
+                                      "sign autoencoder on data sets against the Gaussian predictions"},
+                           "grid": grid, "defaults": defaults}, f"<{name}>")
+
+
+def _unique(values) -> list:
+    out = []
+    for v in values:
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def check_suite(spec: SweepSpec, runs=None) -> dict:
+    """Load each data set of ``runs`` once and check that every rate gives a code (n >= 1).
+
+    Called before anything is trained, so that a missing file or a rate too small for a data
+    set's dimension is one error at once, not a failed run per cell.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        The suite (:func:`suite_spec`).
+    runs : list of dict, optional
+        The runs to check (default: all of ``spec``).
+
+    Returns
+    -------
+    dict
+        ``(data, seed, max_items)`` -> (number of items, d) of each data set loaded.
+
+    Raises
+    ------
+    ValueError
+        If a data set cannot be loaded (:class:`~twolayer.data.DatasetError`) or a rate gives
+        n = round(r d) = 0.
+    """
+    from .data import load_dataset
+
+    runs = spec.runs if runs is None else runs
+    shapes = {}
+    for params in runs:
+        key = (params["data"], params["seed"], params["max_items"])
+        if key not in shapes:
+            X = load_dataset(params["data"], seed=params["seed"], max_items=params["max_items"]).X
+            shapes[key] = X.shape
+        d = shapes[key][1]
+        try:
+            code_size(params["rate"], d)
+        except ValueError as exc:
+            raise ValueError(f"data {params['data']!r} (d = {d}): {exc}") from None
+    return shapes
+
+
+# ----------------------------------------------------------------------------- one row per cell
+def best_prediction(final_risk, predictions: dict) -> tuple:
+    """The prediction closest to ``final_risk`` in ratio: argmin over names of |log(final_risk / value)|.
+
+    Ties (within 1e-12 in log ratio, e.g. the mixture prediction at kappa = 1) go to the first
+    name in the order of ``predictions``.
+
+    Parameters
+    ----------
+    final_risk : float or None
+        The measured risk (> 0).
+    predictions : dict
+        Name -> predicted risk; None and non-positive values are skipped.
+
+    Returns
+    -------
+    tuple
+        ``(name, value)``, or ``(None, None)`` when there is no measured risk or no usable prediction.
+
+    Examples
+    --------
+    >>> best_prediction(0.5, {"a": 0.3, "b": 0.6, "c": None})
+    ('b', 0.6)
+    """
+    if final_risk is None or not final_risk > 0:
+        return None, None
+    best = (None, None)
+    error = math.inf
+    for name, value in predictions.items():
+        if value is None or not value > 0:
+            continue
+        e = abs(math.log(final_risk / value))
+        if e < error - 1e-12:  # equal predictions (kappa = 1: mixture = Gaussian) keep the first name
+            best, error = (name, value), e
+    return best
+
+
+def cell_flags(record: dict) -> list:
+    """The :data:`FLAGS` that apply to one cell's record.
+
+    Parameters
+    ----------
+    record : dict
+        A data run's record (``n``, ``n_train``, ``d``, ``top_eigenvalue_fraction``,
+        ``kappa_raw``, ``kappa_stderr``; missing fields raise no flag).
+
+    Returns
+    -------
+    list of str
+        Keys of :data:`FLAGS`, in its order.
+
+    Examples
+    --------
+    >>> cell_flags({"n": 64, "n_train": 100, "d": 640})
+    ['n_train<d', 'n>=n_train/2']
+    """
+    flags = []
+    n, n_train, d = record.get("n"), record.get("n_train"), record.get("d")
+    if n_train is not None and d is not None and n_train < d:
+        flags.append("n_train<d")
+    if n is not None and n_train is not None and n >= n_train / 2:
+        flags.append("n>=n_train/2")
+    if (record.get("top_eigenvalue_fraction") or 0.0) > 0.5:
+        flags.append("top_eig>50%")
+    raw, se = record.get("kappa_raw"), record.get("kappa_stderr")
+    if raw is not None and se is not None and raw > 1.0 + 3.0 * se:
+        flags.append("kappa_raw>1")
+    return flags
+
+
+#: the fields of a cell's row, in order (the record's, then the suite's); ``twolayer universality --json``.
+ROW_FIELDS = (
+    "data", "remove_item_mean", "rate", "dataset", "d", "n", "n_train", "n_test", "samples_per_dimension",
+    "final_risk", "final_risk_stderr", "train_risk",
+    "predicted_risk", "predicted_risk_mixture", "theory_encoder_gaussian_risk", "theory_encoder_mixture_risk",
+    "predictions", "best_prediction", "best_prediction_name", "best_ratio",
+    "gaussian_twin_risk", "gaussian_twin_risk_stderr", "theory_encoder_risk", "theory_encoder_risk_stderr",
+    "kappa", "kappa_raw", "kappa_stderr", "top_eigenvalue_fraction", "projection_excess_kurtosis",
+    "projection_excess_kurtosis_top", "norm_spread", "norm_spread_gaussian", "norm_spread_ratio",
+    "flags", "status", "error", "seconds", "run_key",
+)
+
+
+def cell_row(params: dict, metrics: dict | None, *, status: str | None = "done", error: str | None = None,
+             seconds: float | None = None) -> dict:
+    """One cell of the table from its run options and record (the store's ``params`` and ``metrics``).
+
+    Parameters
+    ----------
+    params : dict
+        The run's resolved options.
+    metrics : dict or None
+        Its record (None: not run, or failed).
+    status : str or None, optional
+        "done", "failed", or None (not run yet).
+    error : str or None, optional
+        A failed run's error.
+    seconds : float or None, optional
+        Wall time of the run.
+
+    Returns
+    -------
+    dict
+        :data:`ROW_FIELDS` first (None where unknown), then the rest of the record; the
+        module docstring says what ``predictions``, ``best_*`` and ``flags`` are.
+    """
+    rec = dict(metrics or {})
+    row = {field: rec.get(field) for field in ROW_FIELDS}
+    row.update(data=params["data"], remove_item_mean=bool(params["remove_item_mean"]), status=status, error=error,
+               seconds=seconds if seconds is not None else rec.get("seconds"), run_key=run_key(params))
+    if row["rate"] is None:
+        row["rate"] = params["rate"]
+    predictions = {name: rec[name] for name, _ in PREDICTIONS if rec.get(name) is not None}
+    name, value = best_prediction(row["final_risk"], predictions)
+    row.update(predictions=predictions, best_prediction=value, best_prediction_name=name,
+               best_ratio=row["final_risk"] / value if value else None,
+               flags=cell_flags(rec) if metrics is not None else [])
+    if row["samples_per_dimension"] is None and rec.get("n_train") and rec.get("d"):
+        row["samples_per_dimension"] = rec["n_train"] / rec["d"]
+    for key, value in rec.items():
+        row.setdefault(key, value)
+    return row
+
+
+def suite_rows(spec: SweepSpec, store) -> list:
+    """One row per cell of ``spec`` (in its order), from what ``store`` holds.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        The suite.
+    store : ResultStore, str or os.PathLike
+        The results store (a path is opened read-only and closed).
+
+    Returns
+    -------
+    list of dict
+        :func:`cell_row` of each run; a cell not in the store has status None.
+    """
+    own = not isinstance(store, ResultStore)
+    store = ResultStore(store, create=False) if own else store
+    try:
+        by_key = {row["run_key"]: row for row in store.rows()}
+    finally:
+        if own:
+            store.close()
+    rows = []
+    for params in spec.runs:
+        got = by_key.get(run_key(params))
+        if got is None:
+            rows.append(cell_row(params, None, status=None))
+        else:
+            metrics = got["metrics"] if got["status"] == "done" else None
+            rows.append(cell_row(params, metrics, status=got["status"], error=got["error"], seconds=got["seconds"]))
+    return rows
+
+
+# ----------------------------------------------------------------------------- running
+@dataclass
+class SuiteResult:
+    """What :func:`run_suite` returns: ``rows`` (one per cell, :func:`cell_row`) and the sweep's ``report``.
+
+    Parameters
+    ----------
+    rows : list of dict
+        One row per cell, in the spec's order.
+    report : SweepReport
+        What the sweep ran (``already_done``, ``submitted``, ``done``, ``failed``, ``seconds``).
+    """
+
+    rows: list
+    report: SweepReport
+
+    @property
+    def complete(self) -> bool:
+        """Every cell is 'done'."""
+        return all(row["status"] == "done" for row in self.rows)
+
+
+def run_suite(spec: SweepSpec, store, *, workers: int | None = None, progress: bool = False,
+              log: Callable[[str], None] | None = None, run_fn=None) -> SuiteResult:
+    """Run (or resume) the suite into ``store``; return one row per cell.
+
+    The cells already 'done' in the store are not run again (:func:`twolayer.sweep.run_sweep`);
+    before the others run, their data sets are loaded once and checked (:func:`check_suite`).
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        The suite (:func:`suite_spec`).
+    store : ResultStore, str or os.PathLike
+        The results store (a path is created if missing).
+    workers : int or None, optional
+        Worker processes (None: all cores, at most one per cell to run; 1: in this process).
+    progress : bool, optional
+        A progress bar on stderr (default False).
+    log : callable or None, optional
+        Receives one-line messages (default None: silent).
+    run_fn : callable, str or None, optional
+        The run function (default :func:`twolayer.sweep.default_run`, i.e. :func:`twolayer.run`).
+
+    Returns
+    -------
+    SuiteResult
+        The rows and the sweep's report.
+
+    Raises
+    ------
+    ValueError
+        A data set that cannot be loaded, a rate too small for a data set, or a store that
+        cannot be used (:class:`~twolayer.sweep.StoreError`).
+    KeyboardInterrupt
+        On Ctrl-C; the cells finished so far stay in the store.
+    """
+    own = not isinstance(store, ResultStore)
+    if own:  # check before a new database file is created
+        if os.path.isfile(store):
+            with ResultStore(store, create=False) as existing:
+                statuses = existing.statuses()
+        else:
+            statuses = {}
+    else:
+        statuses = store.statuses()
+    pending = [p for p in spec.runs if statuses.get(run_key(p)) != "done"]
+    if pending:
+        check_suite(spec, pending)
+    store = ResultStore(store) if own else store
+    try:
+        report = run_sweep(spec, store, run_fn=run_fn, workers=workers, progress=progress, log=log)
+        return SuiteResult(suite_rows(spec, store), report)
+    finally:
+        if own:
+            store.close()
+
+
+def cell_config(row_or_params: dict) -> RunConfig:
+    """The :class:`~twolayer.config.RunConfig` of a cell (its run options; :func:`twolayer.run` reproduces it).
+
+    Parameters
+    ----------
+    row_or_params : dict
+        A run of the suite's spec (resolved options).
+
+    Returns
+    -------
+    RunConfig
+    """
+    return RunConfig.from_dict({k: v for k, v in row_or_params.items() if k in OPTIONS})
