@@ -112,3 +112,26 @@ def test_phase_transition_figure(quick_figures):
         best = min(identity_encoder_risk(Law("sparse-rademacher", p), int(r["d"]) // 2, int(r["d"])), 1 - 1 / math.pi)
         assert abs(float(r["risk"]) / best - 1) < 0.05
     assert float(learned[min(learned)]["localisation"]) < 0.3 and float(learned[0.8]["localisation"]) > 0.8
+
+
+def test_sparse_decoders_figure(quick_figures):
+    """The theory curves are denoiser_risk, the state evolution after L passes and bayes_risk; on every run the
+    decoders are ordered as the theory says: Bayes (GLM-VAMP) <= amp:L (within 2 %) and amp:L <= denoiser
+    <= best linear (within 2 %), and GLM-VAMP is within 25 % of the Bayes benchmark at d = 128."""
+    from twolayer.theory.amp import bayes_risk, state_evolution
+    from twolayer.theory.priors import Law, denoiser_risk
+
+    rows = read_csv(quick_figures / "sparse-decoders.csv")
+    theory = [r for r in rows if r["series"] == "theory"]
+    for r in theory[::7]:
+        law, g = Law("bernoulli-gaussian", float(r["P"])), float(r["gaussian"])
+        assert g == pytest.approx(min_risk(0.5), rel=1e-12)
+        assert float(r["denoiser"]) == pytest.approx(denoiser_risk(law, g), rel=1e-12)
+        assert float(r["amp3"]) == pytest.approx(state_evolution(law, 0.5, passes=3, tol=0.0).risk[3], rel=1e-9)
+        assert float(r["bayes"]) == pytest.approx(bayes_risk(law, 0.5), rel=1e-9)
+    runs = [r for r in rows if r["series"] == "runs"]
+    assert len(runs) == 3
+    for r in runs:
+        bayes, amp, den, lin = (float(r[k]) for k in ("bayes", "amp3", "denoiser", "linear_refit"))
+        assert bayes <= 1.02 * amp and amp <= 1.02 * den and den <= 1.02 * lin
+        assert bayes == pytest.approx(bayes_risk(Law("bernoulli-gaussian", float(r["P"])), 0.5), rel=0.25)

@@ -8,6 +8,7 @@ kill-and-resume acceptance tests are in test_sweep_kill.py.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import sqlite3
 import textwrap
@@ -108,8 +109,8 @@ def test_every_key_has_a_working_validator():
             "batch_size": 8, "tol": 1e-6, "init": "orthogonal", "dtype": "float64", "seed": 0,
             "spectrum": "powerlaw:1", "whiten": "zca", "remove_item_mean": True, "test_fraction": 0.2,
             "contrast_normalize": True, "max_items": 100, "controls": False, "theory_steps": 50,
-            "record_spectrum": True, "save_params": "params-{rate}.npz", "decoder": "denoiser",
-            "eval_samples": 500}
+            "record_spectrum": True, "save_params": "params-{rate}.npz", "decoder": "amp:2",
+            "eval_samples": 500, "decoder_steps": 10}
     assert set(good) == set(KEYS)
     for key, value in good.items():
         assert KEYS[key].check(value) == value
@@ -444,3 +445,17 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     proc.stdout.close()  # the reader leaves after one line (450 rows do not fit in the pipe)
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) != 0 and "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_a_new_option_that_does_not_apply_leaves_run_keys_unchanged():
+    """A store made before an option existed resumes after it is added: a run's key leaves out the options
+    that do not apply to it (None), so a Gaussian run's key is the hash of its applicable options alone."""
+    from twolayer.config import RunConfig
+    from twolayer.sweep.spec import canonical_json, run_key
+
+    params = RunConfig(d=16, rate=0.5).to_dict()
+    assert params["decoder_steps"] is None and params["whiten"] is None  # structured-only, data-only
+    applicable = {k: v for k, v in params.items() if v is not None and k != "save_params"}
+    assert run_key(params) == hashlib.sha256(canonical_json(applicable).encode()).hexdigest()
+    assert run_key({**params, "a_future_option": None}) == run_key(params)
+    assert run_key({**params, "a_future_option": 1}) != run_key(params)

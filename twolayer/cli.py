@@ -4,6 +4,7 @@
     twolayer train  --d 256 --rate 0.5 --activation sign --method population [--json]
     twolayer sweep SPEC.toml --out RESULTS.sqlite      twolayer results RESULTS.sqlite
     twolayer figure NAME                                twolayer reproduce [--quick]
+    twolayer universality [--data SPEC ...] [--rate R ...] [--remove-item-mean {no,yes,both}] [--out DB] [--json]
 
 The options of ``train`` (and the matching ones of ``theory``) are generated from the one
 option table :data:`twolayer.config.OPTIONS`, the table the sweep specs and the Python API
@@ -57,7 +58,9 @@ def theory_records(rates, activation: str, spectrum=None, kappa: float | None = 
     With ``kappa`` (a data set's scale-mixture coefficient) each record also carries the
     corrected prediction ``predicted_risk_mixture`` = 1 - kappa (1 - min_risk). With ``law``
     (a structured source) it carries ``predicted_risk`` of the ``decoder``: the Gaussian value
-    for the linear decoder, the law's mmse at sigma^2 = R / (1 - R) for the denoisers.
+    for the linear decoder, the law's mmse at sigma^2 = R / (1 - R) for the denoisers, the state
+    evolution of GLM-VAMP after L passes for ``amp:L`` and at its fixed point (the Bayes benchmark of
+    the Gaussian-optimal encoder) for ``bayes`` (:mod:`twolayer.theory.amp`; sign codes only).
 
     Parameters
     ----------
@@ -72,7 +75,8 @@ def theory_records(rates, activation: str, spectrum=None, kappa: float | None = 
     law : Law, optional
         A structured source's law (:class:`~twolayer.theory.priors.Law`).
     decoder : str, optional
-        With ``law``: "linear" gives the Gaussian value; any other value, None included, the denoiser's.
+        With ``law``: "linear" gives the Gaussian value, "bayes" the Bayes benchmark, "amp:L" the state
+        evolution after L passes; any other value, None included, the denoiser's.
 
     Returns
     -------
@@ -80,8 +84,8 @@ def theory_records(rates, activation: str, spectrum=None, kappa: float | None = 
         Per rate: ``rate``, ``activation``, ``min_risk``, ``rate_distortion``, ``pca_risk``, ``gap_db``
         (10 log10(min_risk / rate_distortion) for sign, else None) and ``status``; with ``kappa`` also
         ``kappa`` and ``predicted_risk_mixture``; with ``law`` also ``data``, ``decoder``,
-        ``predicted_risk_linear``, ``predicted_risk_denoiser`` and ``predicted_risk`` (denoiser values None
-        when min_risk >= 1).
+        ``predicted_risk_linear``, ``predicted_risk_denoiser``, ``predicted_risk_bayes`` and ``predicted_risk``
+        (denoiser values None when min_risk >= 1; Bayes and amp values None for activations other than sign).
 
     Raises
     ------
@@ -102,6 +106,8 @@ def theory_records(rates, activation: str, spectrum=None, kappa: float | None = 
     [0.5]
     """
     from . import theory
+    from .config import decoder_layers
+    from .theory.amp import bayes_risk, state_evolution
     from .theory.priors import denoiser_risk
     from .theory.scale_mixture import mixture_risk
 
@@ -127,12 +133,17 @@ def theory_records(rates, activation: str, spectrum=None, kappa: float | None = 
             records[-1]["kappa"] = kappa
             records[-1]["predicted_risk_mixture"] = float(mixture_risk(best, kappa))
         if law is not None:
-            records[-1].update(
-                data=law.spec, decoder=decoder,
-                predicted_risk_linear=best,
-                predicted_risk_denoiser=denoiser_risk(law, best) if best < 1 else None,
-                predicted_risk=best if decoder == "linear" else (denoiser_risk(law, best) if best < 1 else None),
-            )
+            denoised = denoiser_risk(law, best) if best < 1 else None
+            bayes = float(bayes_risk(law, r)) if one_bit_codes else None
+            layers = decoder_layers(decoder) if decoder is not None else None
+            if decoder == "bayes":
+                target = bayes
+            elif layers is not None:
+                target = float(state_evolution(law, r, passes=layers, tol=0.0).risk[layers]) if one_bit_codes else None
+            else:
+                target = best if decoder == "linear" else denoised
+            records[-1].update(data=law.spec, decoder=decoder, predicted_risk_linear=best,
+                               predicted_risk_denoiser=denoised, predicted_risk_bayes=bayes, predicted_risk=target)
     return records
 
 
@@ -208,12 +219,15 @@ def _cmd_theory(args) -> int:
                 ("gap_db", "gap to Shannon (dB)", ".3f"),
             ]
             + ([("predicted_risk_mixture", "scale-mixture pred.", ".6f")] if kappa is not None else [])
-            + ([("predicted_risk", f"{cfg.decoder} decoder pred.", ".6f")] if law is not None else []),
+            + ([("predicted_risk", f"{cfg.decoder} decoder pred.", ".6f"),
+                ("predicted_risk_bayes", "Bayes benchmark", ".6f")] if law is not None else []),
         )
     )
     if law is not None:
         print("min risk is the Gaussian value, which a linear decoder attains on this source (ICML 2024, "
               "arXiv:2402.05013); Shannon's D(r) is the Gaussian's, an upper bound on this source's.")
+        print("Bayes benchmark: the fixed point of GLM-VAMP's state evolution for the Gaussian-optimal encoder "
+              "(derived; Bayes-optimal where the replica potential has one minimum; theory/amp.md).")
     print(f"min risk status: {records[0]['status']}  (theory/README.md says what each status means)")
     if records[0]["activation"] != "sign":
         print("Shannon's D(r) assumes r bits per dimension; only sign codes are 1 bit per neuron, so no gap is shown.")
@@ -315,6 +329,78 @@ def _cmd_results(args) -> int:
     if rows:
         print(format_rows(rows, columns=columns))
     return 0
+
+
+# ----------------------------------------------------------------------------- universality suite
+#: (row field, header, format) of the table of ``twolayer universality``; a field None prints "-".
+UNIVERSALITY_COLUMNS = [
+    ("data", "data", "s"), ("mean", "item mean", "s"), ("rate", "r", ".4g"), ("d", "d", "d"), ("n", "n", "d"),
+    ("samples_per_dimension", "n_tr/d", ".3g"), ("final_risk", "held-out", ".4f"), ("final_risk_stderr", "+-", ".1g"),
+    ("train_risk", "train", ".4f"), ("predicted_risk", "gauss", ".4f"), ("predicted_risk_mixture", "mix", ".4f"),
+    ("theory_encoder_gaussian_risk", "gauss-d", ".4f"), ("theory_encoder_mixture_risk", "mix-d", ".4f"),
+    ("best", "best", "s"), ("best_ratio", "held/best", ".3f"), ("gaussian_twin_risk", "twin", ".4f"),
+    ("theory_encoder_risk", "theory-enc", ".4f"), ("kappa", "kappa", ".3f"), ("top_eigenvalue_fraction", "top-eig", ".3f"),
+    ("projection_excess_kurtosis", "kurt", ".2f"), ("norm_spread_ratio", "spread", ".2f"), ("flag_text", "flags", "s"),
+]
+
+
+def _universality_table(rows: list[dict]) -> str:
+    from .suite import PREDICTIONS
+
+    label = dict(PREDICTIONS)
+    shown = []
+    for row in rows:
+        shown.append({**row, "mean": "removed" if row["remove_item_mean"] else "raw",
+                      "best": label.get(row["best_prediction_name"]),
+                      "flag_text": ("FAILED" if row["status"] == "failed" else "not run" if row["status"] is None
+                                    else ",".join(row["flags"]))})
+    return _format_table(shown, UNIVERSALITY_COLUMNS)
+
+
+def _cmd_universality(args) -> int:
+    from ._files import check_output_path
+    from .suite import FLAGS, RUN_OPTIONS, run_suite, suite_rows, suite_spec
+
+    options = run_options.from_arguments(args, RUN_OPTIONS)
+    spec = suite_spec(args.data, args.rate, args.remove_item_mean, **options)
+    if not Path(args.out).exists():
+        check_output_path(args.out, overwrite=True, what="results database")
+    elif Path(args.out).is_dir():
+        raise ValueError(f"results database {args.out!r} is a folder; give a file name")
+    start = time.perf_counter()
+    try:
+        result = run_suite(spec, args.out, workers=args.workers, progress=not args.no_progress,
+                           log=lambda message: print(message, file=sys.stderr))
+    except KeyboardInterrupt:
+        done = sum(row["status"] == "done" for row in suite_rows(spec, args.out)) if Path(args.out).exists() else 0
+        print(f"interrupted: {done} of {len(spec.runs)} cells done in {args.out}; "
+              "run the same command again to finish the table", file=sys.stderr)
+        return 130
+    rows, report = result.rows, result.report
+    if report.submitted:
+        print(f"ran {report.submitted} cells in {time.perf_counter() - start:.1f} s ({report.done} done, "
+              f"{report.failed} failed; {report.already_done} were already done in {args.out})", file=sys.stderr)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, default=float))
+    else:
+        first = spec.runs[0]
+        print(f"{first['activation']} autoencoder on data sets, {len(rows)} cells ({args.out}); steps = {first['steps']}, "
+              f"seed = {first['seed']}, test fraction {first['test_fraction']}; risk = held-out "
+              "sum |x - x_hat|^2 / sum |x|^2 on the test items")
+        print(_universality_table(rows))
+        print("gauss: Gaussian min risk (proportional limit, spectrum of the training covariance); mix: 1 - kappa (1 - gauss); "
+              "gauss-d / mix-d: exact Gaussian risk at this d of the theory encoder and its mixture correction; "
+              "best: the prediction closest to the held-out risk in ratio; twin: the same training on Gaussian data "
+              "with the training covariance; theory-enc: the Gaussian-optimal encoder on the real test items; "
+              "kurt: excess kurtosis of the principal projections (variance-weighted); spread: std/mean of |x|^2 "
+              "over its Gaussian value.")
+        print("flags: " + "; ".join(f"{flag}: {meaning}" for flag, meaning in FLAGS.items()))
+    failed = [row for row in rows if row["status"] != "done"]
+    for row in failed:
+        print(f"failed: data={row['data']}, remove_item_mean={str(row['remove_item_mean']).lower()}, "
+              f"rate={row['rate']:g}: {row['error']}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _figure_names():
@@ -432,9 +518,33 @@ def build_parser() -> argparse.ArgumentParser:
                    help="filter (repeatable, ANDed; also <, >, !=) (default: every row)")
     p.set_defaults(func=_cmd_results)
 
+    from .suite import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_RATES, REMOVE_ITEM_MEAN, RUN_OPTIONS
+
+    p = sub.add_parser("universality", help="held-out risk on several data sets and rates against every Gaussian "
+                                            "prediction, with controls and diagnostics: one table (resumable)",
+                       description="Train the autoencoder on each data set x preprocessing x rate (one 'twolayer train "
+                                   "--data' run per cell, through the resumable sweep store) and print one table: "
+                                   "held-out and training risk, every prediction and the closest one, the Gaussian "
+                                   "twin, the theory encoder, and diagnostics of non-Gaussianity. Killed, it resumes: "
+                                   "the same command again runs only the cells not done.")
+    run_options.add_arguments(p, ("data", "rate"), overrides={
+        "data": {"nargs": "+", "metavar": "SPEC",
+                 "help": f"data sets (default: {' '.join(DEFAULT_DATA)}; also mnist:PATH, npz:PATH[:KEY], ...)"},
+        "rate": {"nargs": "+", "metavar": "R",
+                 "help": f"rates r = n/d (default: {' '.join(f'{r:g}' for r in DEFAULT_RATES)})"}})
+    p.add_argument("--remove-item-mean", choices=list(REMOVE_ITEM_MEAN), default="both",
+                   help="subtract each item's mean: no, yes, or both as separate cells (default: both)")
+    run_options.add_arguments(p, RUN_OPTIONS)
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DB",
+                   help=f"results database, created if missing, resumed if present (default: {DEFAULT_OUT})")
+    p.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--json", action="store_true", help="print one JSON record per cell (default: a table)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (default: a bar on stderr)")
+    p.set_defaults(func=_cmd_universality)
+
     p = sub.add_parser("figure", help="build one reproduce-figure (PNG, PDF and the CSV of its numbers)")
     p.add_argument("name", metavar="NAME",
-                   help="risk-vs-rate, finite-size, features, anisotropic, universality, phase-transition")
+                   help="risk-vs-rate, finite-size, features, anisotropic, universality, phase-transition, sparse-decoders")
     p.add_argument("--out", default="figures", help="output folder (default: figures)")
     p.add_argument("--quick", action="store_true", help="small sizes, seconds to a minute (default: full size)")
     p.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")

@@ -47,8 +47,53 @@ from .simulations.training import DTYPES, METHODS
 
 #: default input dimension of the Gaussian source and the structured sources.
 DEFAULT_D = 256
-#: decoders after the code (structured sources; see :mod:`twolayer.theory.priors`).
-DECODERS = ("linear", "denoiser", "learned-denoiser")
+#: decoders after the code (structured sources; see :mod:`twolayer.theory.priors` and
+#: :mod:`twolayer.simulations.amp`); ``amp:L`` takes its number of layers L >= 1.
+DECODERS = ("linear", "denoiser", "learned-denoiser", "bayes", "amp:L")
+#: the most layers of an ``amp:L`` decoder.
+MAX_AMP_LAYERS = 50
+
+
+def decoder_layers(spec: str) -> int | None:
+    """L of an ``amp:L`` decoder spec, None for the other decoders; ValueError for a bad spec.
+
+    Parameters
+    ----------
+    spec : str
+        A decoder: one of :data:`DECODERS`, with ``amp:L`` written with its L (1 .. 50).
+
+    Returns
+    -------
+    int or None
+        The number of layers of ``amp:L``; None for linear, denoiser, learned-denoiser and bayes.
+
+    Raises
+    ------
+    ValueError
+        An unknown decoder, or an L that is not an integer in 1 .. 50.
+
+    Examples
+    --------
+    >>> decoder_layers("amp:4"), decoder_layers("bayes")
+    (4, None)
+    """
+    text = str(spec).strip().lower()
+    if text in DECODERS[:-1]:
+        return None
+    if text.startswith("amp:"):
+        try:
+            layers = int(text[4:])
+        except ValueError:
+            layers = 0
+        if 1 <= layers <= MAX_AMP_LAYERS:
+            return layers
+        raise ValueError(f"amp:L takes an integer number of layers L in 1 .. {MAX_AMP_LAYERS}, got {spec!r}")
+    raise ValueError(f"expected one of {', '.join(DECODERS)}; got {spec!r}")
+
+
+def _decoder_spec(text: str) -> str:
+    decoder_layers(text)
+    return text.lower()
 
 
 # ----------------------------------------------------------------------------- value kinds
@@ -548,10 +593,15 @@ _OPTIONS = [
     Option("parametrization", Choice(PARAMETRIZATIONS), None, "decoder parametrisation", "model",
            default_text="optimal-decoder for population, untied for samples"),
     Option("init", Choice(INITS), "gaussian", "initialisation of the encoder B", "model"),
-    Option("decoder", Choice(DECODERS), "linear",
+    Option("decoder", Text(", ".join(DECODERS), _decoder_spec), "linear",
            "decoder after the code: linear (trained A), denoiser (the law's MMSE denoiser on the best "
-           "linear reconstruction), learned-denoiser (isotonic regression on fresh draws, no knowledge of the law)",
+           "linear reconstruction), learned-denoiser (isotonic regression on fresh draws, no knowledge of the law), "
+           "bayes (GLM-VAMP run to its fixed point: the Bayes benchmark for the encoder), amp:L (L unrolled "
+           "GLM-VAMP passes with trainable precisions)",
            "model", applies="structured"),
+    Option("decoder_steps", Integer(0), 200,
+           "Adam steps training the amp:L decoder's 4L precisions on fresh samples (0: as initialised from "
+           "the state evolution); stored as None for the other decoders", "model", applies="structured"),
     # -- training
     Option("method", Choice(METHODS), None,
            "population: gradient descent on the exact Gaussian risk (for bernoulli-gaussian:P, exact given "
@@ -665,6 +715,12 @@ def _resolve(values: dict) -> dict:
         elif v[name] is None:
             v[name] = option.default
     v["d"] = DEFAULT_D if kind != "data" and v["d"] is None else v["d"]
+    if kind == "structured" and v["decoder"] in ("bayes",) + tuple(f"amp:{k}" for k in range(1, MAX_AMP_LAYERS + 1)):
+        if v["activation"] != "sign":
+            raise ValueError(f"decoder {v['decoder']} decodes a 1-bit code: it needs activation sign, "
+                             f"got {v['activation']!r}")
+    if kind == "structured" and not str(v["decoder"]).startswith("amp:"):
+        v["decoder_steps"] = None  # only amp:L trains; None (not refused) so that one sweep can mix decoders
     v["parametrization"] = v["parametrization"] or ("optimal-decoder" if gaussian and v["method"] == "population"
                                                     else "untied")
     if v["parametrization"] == "optimal-decoder" and not (gaussian and v["method"] == "population"):

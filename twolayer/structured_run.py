@@ -27,6 +27,17 @@ Bernoulli-Gaussian only, by gradient descent on exact Gaussian risks given fresh
   fact that a posterior mean under Gaussian noise is nondecreasing in y (its derivative is
   Var[z | y] / sigma^2). Prediction: as the denoiser's.
 
+* **bayes** -- GLM-VAMP (:func:`twolayer.simulations.amp.vamp_decode`) run for ``BAYES_PASSES``
+  passes on the code sign(B Q z), knowing the law and the encoder: the Bayes benchmark for the
+  learned encoder. Prediction: the fixed point of its state evolution
+  (:mod:`twolayer.theory.amp`; theory/amp.md), for the Gaussian-optimal encoder in the limit
+  (``predicted_risk``) and for the learned encoder's own spectrum (``predicted_risk_bayes_encoder``);
+* **amp:L** -- L unrolled GLM-VAMP passes with 4L trainable precisions, initialised from the
+  state evolution and trained by Adam (``decoder_steps``) with the encoder fixed
+  (:class:`twolayer.simulations.amp.UnrolledDecoder`); reported per layer, at its start
+  (``risk_amp_start_per_pass``) and trained (``risk_amp_per_pass``), beside GLM-VAMP to its
+  fixed point on the same draws (``risk_bayes``). Prediction: the state evolution after L passes.
+
 Every decoder is scored on the same ``eval_samples`` fresh test draws (``risk_linear``,
 ``risk_denoiser``, ``risk_learned_denoiser``, each with a standard error); ``final_risk`` is the
 chosen decoder's (for the linear decoder on Bernoulli-Gaussian data, the Rao-Blackwellised
@@ -39,8 +50,10 @@ import math
 
 import numpy as np
 
-#: second entries of the seed sequences: the rotation, the fitting draws, the test draws.
-ROTATION_STREAM, FIT_STREAM, TEST_STREAM = 2, 3, 4
+#: second entries of the seed sequences: the rotation, the fitting draws, the test draws, the amp:L training draws.
+ROTATION_STREAM, FIT_STREAM, TEST_STREAM, AMP_STREAM = 2, 3, 4, 5
+#: passes of the ``bayes`` decoder (GLM-VAMP; its state evolution has converged to 1e-6 by then in every case measured).
+BAYES_PASSES = 40
 #: most (y, z) pairs the learned denoiser is fitted on (a random subset beyond that).
 LEARNED_PAIRS = 2_000_000
 
@@ -110,7 +123,7 @@ def effective_channel(law, B, A, Q, act, count, seed) -> dict:
     return {"mu": float(mu), "sigma2": float(resid / mu**2), "learned": learned.predict}
 
 
-def score_decoders(law, B, A, Q, act, count: int, seed: int) -> tuple[dict, dict]:
+def score_decoders(law, B, A, Q, act, count: int, seed: int, passes=None) -> tuple[dict, dict]:
     """The channel fitted on ``count`` draws, and every decoder's risk on ``count`` other draws.
 
     Parameters
@@ -121,12 +134,16 @@ def score_decoders(law, B, A, Q, act, count: int, seed: int) -> tuple[dict, dict
         Fitting draws, and test draws (the same number).
     seed : int
         The run's seed: fitting draws from ``[seed, FIT_STREAM]``, test draws from ``[seed, TEST_STREAM]``.
+    passes : dict, optional
+        More decoders of the 1-bit code, scored on the same test draws at every pass: name -> a
+        function of the codes sign(B Q z) (N x n) returning a list of estimates of z, one per pass.
 
     Returns
     -------
     (dict, dict)
         :func:`effective_channel`'s dict, and ``{decoder: (risk, standard error)}`` for "linear",
-        "denoiser" and "learned-denoiser", all scored on the same test draws.
+        "denoiser" and "learned-denoiser", all scored on the same test draws; for each decoder of
+        ``passes``, ``{name: [(risk, standard error) per pass]}`` too.
     """
     d = B.shape[1]
     channel = effective_channel(law, B, A, Q, act, count, [seed, FIT_STREAM])
@@ -135,16 +152,70 @@ def score_decoders(law, B, A, Q, act, count: int, seed: int) -> tuple[dict, dict
         "denoiser": lambda lin: law.denoise(lin / channel["mu"], channel["sigma2"]),
         "learned-denoiser": lambda lin: channel["learned"]((lin / channel["mu"]).ravel()).reshape(lin.shape),
     }
+    passes = passes or {}
     errors = {name: [] for name in decoders}
+    pass_errors = {name: [] for name in passes}
+    BQ = B if Q is None else B @ Q
     for z in _draws(law, d, count, [seed, TEST_STREAM]):  # paired: every decoder on the same draws
         lin = _z_reconstruction(z, B, A, Q, act)
         for name, decode in decoders.items():
             errors[name].append(np.sum((z - decode(lin)) ** 2, axis=1) / d)
-    scored = {}
-    for name, errs in errors.items():
-        e = np.concatenate(errs)
-        scored[name] = (float(e.mean()), float(e.std(ddof=1) / math.sqrt(e.size)))
+        if passes:
+            from .theory.structured import sign_code
+
+            code = sign_code(z @ BQ.T)
+            for name, decode in passes.items():
+                pass_errors[name].append([np.sum((z - est) ** 2, axis=1) / d for est in decode(code)])
+
+    def mean_se(e):
+        return float(e.mean()), float(e.std(ddof=1) / math.sqrt(e.size))
+
+    scored = {name: mean_se(np.concatenate(errs)) for name, errs in errors.items()}
+    for name, chunks in pass_errors.items():
+        scored[name] = [mean_se(np.concatenate(per_pass)) for per_pass in zip(*chunks)]
     return channel, scored
+
+
+def _amp_decoders(config, law, BQ, rate) -> tuple[dict, dict]:
+    """The GLM-VAMP decoders of the run (``bayes``, ``amp:L``) as pass-wise decoders, and their record fields.
+
+    Always ``predicted_risk_bayes``: the Bayes benchmark of the Gaussian-optimal encoder in the
+    limit (:func:`twolayer.theory.amp.bayes_risk`). For ``bayes`` and ``amp:L`` also the state
+    evolution of this encoder's own spectrum (``predicted_risk_encoder_per_pass`` and its fixed
+    point ``predicted_risk_bayes_encoder``); for ``amp:L`` the start (the algorithm with its
+    predicted precisions, decoder ``amp-start``) and the trained decoder (decoder ``amp``,
+    ``decoder_steps`` Adam steps on draws from ``[seed, AMP_STREAM]``), reported beside GLM-VAMP
+    run to its fixed point on the same draws (decoder ``bayes``).
+    """
+    from .config import decoder_layers
+    from .theory.amp import bayes_risk, encoder_spectrum, state_evolution
+
+    fields = {"predicted_risk_bayes": bayes_risk(law, rate)}
+    layers = decoder_layers(config.decoder)
+    if config.decoder != "bayes" and layers is None:
+        return {}, fields
+    from .simulations.amp import initial_unrolled, train_unrolled, vamp_decode
+
+    own = state_evolution(law, rate, spectrum=encoder_spectrum(BQ), passes=BAYES_PASSES, tol=0.0)
+    limit = state_evolution(law, rate, passes=BAYES_PASSES, tol=0.0)
+    fields["predicted_risk_bayes_encoder"] = own.fixed_point
+    if config.decoder == "bayes":
+        fields.update(predicted_risk=fields["predicted_risk_bayes"],
+                      predicted_risk_encoder_per_pass=own.risk[1:].tolist(),
+                      predicted_risk_per_pass=limit.risk[1:].tolist())
+        return {"bayes": lambda code: vamp_decode(code, BQ, law, BAYES_PASSES)}, fields
+    start = initial_unrolled(law, BQ, layers)
+    trained, losses = train_unrolled(start, steps=config.decoder_steps, seed=[config.seed, AMP_STREAM])
+    fields.update(predicted_risk=float(limit.risk[layers]),
+                  predicted_risk_encoder_per_pass=own.risk[1:layers + 1].tolist(),
+                  predicted_risk_per_pass=limit.risk[1:layers + 1].tolist(),
+                  amp_precisions_start=np.exp(start.log_precisions).tolist(),
+                  amp_precisions=np.exp(trained.log_precisions).tolist(),
+                  decoder_loss_first=float(losses[:10].mean()) if losses.size else None,
+                  decoder_loss_last=float(losses[-10:].mean()) if losses.size else None)
+    return {"amp-start": lambda code: start.decode(code, every_layer=True),
+            "amp": lambda code: trained.decode(code, every_layer=True),
+            "bayes": lambda code: vamp_decode(code, BQ, law, BAYES_PASSES)}, fields
 
 
 def run_structured(config, progress: bool = False):
@@ -211,9 +282,13 @@ def run_structured(config, progress: bool = False):
     if gaussian_value < 1:
         predicted["denoiser"] = predicted["learned-denoiser"] = law.mmse(effective_noise(gaussian_value))
 
-    channel, scored = score_decoders(law, B, A, Q, act, count, seed)
+    passes, amp = _amp_decoders(config, law, B if Q is None else B @ Q, n / d) if act.name == "sign" else ({}, {})
+    channel, scored = score_decoders(law, B, A, Q, act, count, seed, passes)
 
-    if config.decoder == "linear" and law.is_gaussian_mixture:
+    chosen = "amp" if config.decoder.startswith("amp:") else config.decoder
+    if chosen in passes:
+        (final, stderr), estimator = scored[chosen][-1], "fresh samples"
+    elif config.decoder == "linear" and law.is_gaussian_mixture:
         est = structured_risk(B, A, law, rotation=Q, activation=act, draws=max(100, count // 20),
                               seed=[seed, TEST_STREAM])
         final, stderr, estimator = est.value, est.stderr, "supports (Rao-Blackwellised)"
@@ -232,7 +307,7 @@ def run_structured(config, progress: bool = False):
     record["gaussian_equivalent_risk"] = record.pop("final_risk")  # the Gaussian with the same second moments
     for key in ("predicted_risk", "relative_gap", "final_risk_trained_decoder"):
         record.pop(key, None)
-    target = predicted.get(config.decoder)
+    target = amp.pop("predicted_risk") if "predicted_risk" in amp else predicted.get(config.decoder)
     record.update(
         data=config.data, law=law.spec, rotated=rotated, decoder=config.decoder,
         final_risk=final, final_risk_stderr=stderr, final_risk_estimator=estimator, eval_samples=count,
@@ -245,9 +320,13 @@ def run_structured(config, progress: bool = False):
         encoder_localisation=row_localisation(B if Q is None else B @ Q),  # in the law's basis
         risk_linear_refit=refit_risk.value, risk_linear_refit_stderr=refit_risk.stderr,
     )
-    for name, (value, se) in scored.items():
+    for name, value in scored.items():
         key = "risk_" + name.replace("-", "_")
-        record[key], record[key + "_stderr"] = value, se
+        if isinstance(value, list):  # per pass: the last pass as the decoder's risk, and the whole curve
+            record[key + "_per_pass"] = [v for v, _ in value]
+            value = value[-1]
+        record[key], record[key + "_stderr"] = value
+    record.update(amp)
     if config.record_spectrum:  # i.i.d. unit-variance coordinates (rotated or not): second moment I
         record["spectrum"] = [1.0] * d
     # the channel prediction given the linear risk actually reached (separates the scalar-channel

@@ -7,7 +7,7 @@ sweep spec from ``simulations/`` (resumable, cached in ``out/*.sqlite``) and wri
 
 from .common import FigureOutput
 from .gaussian import anisotropic, features, finite_size, risk_vs_rate
-from .structured import phase_transition
+from .structured import phase_transition, sparse_decoders
 from .universality import universality
 
 FIGURES = {
@@ -17,6 +17,7 @@ FIGURES = {
     "anisotropic": anisotropic,
     "universality": universality,
     "phase-transition": phase_transition,
+    "sparse-decoders": sparse_decoders,
 }
 
 __all__ = ["FIGURES", "FigureOutput"]

@@ -1,4 +1,7 @@
-"""Figure on structured sources: ``phase-transition`` (identity vs rotation on sparse Rademacher data).
+"""Figures on structured sources: ``phase-transition`` (identity vs rotation on sparse Rademacher data)
+and ``sparse-decoders`` (decoders beyond linear on Bernoulli-Gaussian data: see :func:`sparse_decoders`).
+
+``phase-transition``:
 
 Left panel, risk against the sparsity P at r = 0.5 (``simulations/phase-transition[.quick].toml``):
 
@@ -101,3 +104,82 @@ def phase_transition(out: Path, *, quick: bool = False, workers=None, progress=F
                 "d": d, "rate": rate, "theory": min(identity_encoder_risk(Law("sparse-rademacher", p), n, d), rotation),
                 "simulation": a} for p, a in zip(ps, refit)]
     return FigureOutput("phase-transition", files, summary)
+
+
+@styled
+def sparse_decoders(out: Path, *, quick: bool = False, workers=None, progress=False) -> FigureOutput:
+    """Risk against the sparsity P at fixed r for decoders beyond linear, theory and runs.
+
+    Bernoulli-Gaussian data (``simulations/sparse-decoders[.quick].toml``). Lines, in the limit:
+    the Gaussian value (a linear decoder, the ICML 2024 theorem), the denoiser prediction
+    mmse(R_G / (1 - R_G)), GLM-VAMP's state evolution after L passes and at its fixed point (the
+    Bayes benchmark of the Gaussian-optimal encoder; :mod:`twolayer.theory.amp`). Markers, on
+    the encoder each run learned and the same test draws: the linear decoder (best linear for
+    the learned encoder), the law's denoiser after it, the unrolled decoder amp:L (trained) and
+    GLM-VAMP run to its fixed point (``risk_bayes`` of the same runs).
+
+    Parameters
+    ----------
+    out : Path
+        The output folder (must exist): the sweep database, PNG, PDF and CSV go there.
+    quick : bool, optional
+        Run the quick spec (d = 128, three sparsities; default False).
+    workers : int or None, optional
+        Worker processes of the sweep (None: ``os.cpu_count()``).
+    progress : bool, optional
+        Show the sweep's progress bar (default False).
+
+    Returns
+    -------
+    FigureOutput
+        The files (sparse-decoders.png, .pdf, .csv) and, per P, the Bayes benchmark (theory)
+        against GLM-VAMP on the learned encoder (simulation).
+
+    References
+    ----------
+    .. [1] K. Kögler, A. Shevchenko, H. Hassani and M. Mondelli, "Compression of structured data
+       with autoencoders: provable benefit of nonlinearities and depth", ICML 2024, arXiv:2402.05013.
+    """
+    from ..config import decoder_layers
+    from ..theory import min_risk
+    from ..theory.amp import bayes_risk, state_evolution
+    from ..theory.priors import Law, denoiser_risk
+
+    rows = run_spec("sparse-decoders", out, quick=quick, workers=workers, progress=progress)
+    amp_rows = _by_sparsity([r for r in rows if r["decoder"].startswith("amp:")])
+    layers = decoder_layers(next(r["decoder"] for r in rows if r["decoder"].startswith("amp:")))
+    d, rate = rows[0]["d"], rows[0]["rate"]
+    gaussian = float(min_risk(rate))
+    grid = np.geomspace(min(amp_rows), 1.0, 60)
+    laws = [Law("bernoulli-gaussian", float(p)) for p in grid]
+    denoiser = [denoiser_risk(law, gaussian) for law in laws]
+    passes = [float(state_evolution(law, rate, passes=layers, tol=0.0).risk[layers]) for law in laws]
+    bayes = [float(bayes_risk(law, rate)) for law in laws]
+
+    fig, ax = figure((6.4, 4.6))
+    ax.axhline(gaussian, color="C0", lw=1.6, label="linear decoder: Gaussian value (theorem)")
+    ax.plot(grid, denoiser, "-", color="C1", lw=1.6, label="+ MMSE denoiser (effective channel)")
+    ax.plot(grid, passes, "-", color="C2", lw=1.6, label=f"GLM-VAMP, {layers} passes (state evolution)")
+    ax.plot(grid, bayes, "--", color="k", lw=1.6, label="Bayes benchmark (state-evolution fixed point)")
+    ps = list(amp_rows)
+    mean = lambda groups, key: [float(np.mean([r[key] for r in groups[p]])) for p in groups]
+    ax.plot(ps, mean(amp_rows, "risk_linear_refit"), "o", color="C0", ms=6, label="runs: best linear decoder")
+    ax.plot(ps, mean(amp_rows, "risk_denoiser"), "s", color="C1", ms=6, label="runs: + denoiser")
+    ax.plot(ps, mean(amp_rows, "risk_amp"), "^", color="C2", ms=7, label=f"runs: amp:{layers} (trained)")
+    # every amp:L run also scores GLM-VAMP run to its fixed point, on the same encoder and draws
+    ax.plot(ps, mean(amp_rows, "risk_bayes"), "D", color="k", mfc="none", ms=6, label="runs: GLM-VAMP to its fixed point")
+    ax.set(xscale="log", xlabel="sparsity P (fraction of non-zero coordinates)",
+           ylabel="risk  E|x − x̂|² / E|x|²", ylim=(0, min(1.0, gaussian * 1.25)),
+           title=f"Bernoulli-Gaussian, r = {rate:g}, d = {d}: decoders after a 1-bit code")
+    ax.legend(loc="lower right", fontsize=7.5)
+
+    table = [{"series": "theory", "P": float(p), "gaussian": gaussian, "denoiser": a, f"amp{layers}": b, "bayes": c}
+             for p, a, b, c in zip(grid, denoiser, passes, bayes)]
+    table += [{"series": "runs", "P": p, "d": d, "linear_refit": a, "denoiser": b, f"amp{layers}": c, "bayes": v}
+              for p, a, b, c, v in zip(ps, mean(amp_rows, "risk_linear_refit"), mean(amp_rows, "risk_denoiser"),
+                                       mean(amp_rows, "risk_amp"), mean(amp_rows, "risk_bayes"))]
+    files = save(fig, out, "sparse-decoders") + [write_csv(out / "sparse-decoders.csv", table)]
+    summary = [{"figure": "sparse-decoders", "dataset": f"bernoulli-gaussian:{p:g}", "quantity": "risk (Bayes decoding)",
+                "d": d, "rate": rate, "theory": float(bayes_risk(Law("bernoulli-gaussian", p), rate)), "simulation": v}
+               for p, v in zip(ps, mean(amp_rows, "risk_bayes"))]
+    return FigureOutput("sparse-decoders", files, summary)

@@ -138,7 +138,9 @@ def canonical_json(obj) -> str:
 def run_key(params: dict) -> str:
     """sha256 (hex) of the canonical JSON of one run's parameters: its identity in the store.
 
-    Output-only options (``save_params``: where the same run is written) are left out.
+    Output-only options (``save_params``: where the same run is written) are left out, and so are
+    options whose value is None (an option that does not apply to the run): adding a new option to
+    the table then leaves the keys of the runs it does not apply to, and so their stores, unchanged.
 
     Parameters
     ----------
@@ -157,10 +159,10 @@ def run_key(params: dict) -> str:
 
     Examples
     --------
-    >>> run_key({"d": 64, "save_params": "a.npz"}) == run_key({"d": 64})
+    >>> run_key({"d": 64, "save_params": "a.npz"}) == run_key({"d": 64}) == run_key({"d": 64, "new": None})
     True
     """
-    identity = {k: v for k, v in params.items() if k not in OPTIONS or OPTIONS[k].identity}
+    identity = {k: v for k, v in params.items() if v is not None and (k not in OPTIONS or OPTIONS[k].identity)}
     return hashlib.sha256(canonical_json(identity).encode()).hexdigest()
 
 
