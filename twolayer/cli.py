@@ -553,7 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="the main job: every figure and a table of theory against simulation")
     p.add_argument("--out", default="figures", help="output folder (default: figures)")
     p.add_argument("--quick", action="store_true",
-                   help="small sizes, embedded data only: about 45 s on two cores (default: full size, 8-10 minutes)")
+                   help="small sizes, embedded data only: about 70 s on two cores (default: full size, 20-35 minutes)")
     p.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")
     p.set_defaults(func=_cmd_reproduce)
     return parser
