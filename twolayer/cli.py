@@ -113,8 +113,11 @@ def theory_records(rates, activation: str, spectrum=None, kappa: float | None = 
 
     status = theory.prediction_status(activation, spectrum)
     one_bit_codes = activation == "sign"  # only sign codes spend exactly r bits per dimension
+    rates = [float(r) for r in rates]
+    # all rates at once: the state evolution shares one mmse table per law over many rates
+    benchmarks = bayes_risk(law, rates) if law is not None and one_bit_codes else [None] * len(rates)
     records = []
-    for r in rates:
+    for r, bayes in zip(rates, benchmarks):
         best = float(theory.min_risk(r, activation=activation, spectrum=spectrum))
         shannon = float(theory.rate_distortion(r, spectrum=spectrum))
         gap = 10.0 * math.log10(best / shannon) if one_bit_codes else None
@@ -134,7 +137,7 @@ def theory_records(rates, activation: str, spectrum=None, kappa: float | None = 
             records[-1]["predicted_risk_mixture"] = float(mixture_risk(best, kappa))
         if law is not None:
             denoised = denoiser_risk(law, best) if best < 1 else None
-            bayes = float(bayes_risk(law, r)) if one_bit_codes else None
+            bayes = None if bayes is None else float(bayes)
             layers = decoder_layers(decoder) if decoder is not None else None
             if decoder == "bayes":
                 target = bayes
