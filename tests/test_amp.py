@@ -265,3 +265,19 @@ def test_state_evolution_inputs_are_checked():
         state_evolution(Law("gaussian"), 0.5, spectrum=(np.array([1.0]), np.array([0.5])))
     with pytest.raises(ValueError, match="passes: expected"):
         vamp_decode(np.ones((1, 2)), np.eye(2), Law("gaussian"), 0)
+
+
+def test_theory_records_give_the_decoders_predictions():
+    """twolayer theory --decoder bayes / amp:L: predicted_risk is bayes_risk / the state evolution after L passes,
+    computed here one rate at a time (the command does all rates at once)."""
+    from twolayer.cli import theory_records
+
+    law, rates = Law("bernoulli-gaussian", 0.2), [0.3, 0.7, 1.2]
+    bayes = theory_records(rates, "sign", law=law, decoder="bayes")
+    amp = theory_records(rates, "sign", law=law, decoder="amp:2")
+    for r, b, a in zip(rates, bayes, amp):
+        assert b["predicted_risk"] == b["predicted_risk_bayes"] == pytest.approx(
+            state_evolution(law, r).fixed_point, rel=1e-12)
+        assert a["predicted_risk"] == pytest.approx(state_evolution(law, r, passes=2, tol=0.0).risk[2], rel=1e-12)
+        assert a["predicted_risk_denoiser"] > a["predicted_risk"] > b["predicted_risk"]
+    assert theory_records([0.5], "relu", law=law, decoder="bayes")[0]["predicted_risk"] is None
