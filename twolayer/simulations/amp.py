@@ -159,7 +159,7 @@ def _unrolled_estimates(log_prec, y, B, V, s2, law):
     import jax.numpy as jnp
     from jax.scipy.special import log_ndtr
 
-    d, n = B.shape[1], B.shape[0]
+    d = B.shape[1]
     prec = jnp.exp(log_prec)
 
     def posterior(a, gx, gz):
@@ -184,7 +184,6 @@ def _unrolled_estimates(log_prec, y, B, V, s2, law):
         x_post = law.denoise_jax(r_minus, 1.0 / gxm)
         gx_prev, gz_prev = gxm, gzm
         estimates.append(x_post)
-    del n
     return estimates
 
 
@@ -340,5 +339,4 @@ def train_unrolled(decoder: UnrolledDecoder, *, steps: int, lr: float = 0.02, ba
             params, state, value = step(params, state, jnp.asarray(law.sample(rng, (batch_size, d))), B, V, s2)
             history[i] = float(value)
         trained = np.asarray(params)
-    del d
     return UnrolledDecoder(law, decoder.B, decoder.rotation, trained), history
