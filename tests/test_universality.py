@@ -10,6 +10,7 @@ import pytest
 
 from twolayer.theory import min_risk, optimal_decoder, population_risk
 from twolayer.theory.scale_mixture import kappa_of_scales, mixture_risk
+from twolayer.theory.spiked import spiked_min_risk
 from twolayer.universality import (
     code_matrix,
     data_experiment,
@@ -136,6 +137,10 @@ def test_on_gaussian_data_the_controls_agree(gaussian_record):
     assert abs(rec["final_risk"] - rec["gaussian_twin_risk"]) < 4 * noise + 0.01
     assert rec["kappa"] > 1 - 4 * rec["kappa_stderr"]
     assert rec["predicted_risk_mixture"] == pytest.approx(mixture_risk(rec["predicted_risk"], rec["kappa"]))
+    # the spiked-spectrum prediction is a prediction of the same Gaussian optimum as gauss-d
+    assert rec["predicted_risk_spiked"] == pytest.approx(spiked_min_risk(0.5, rec["spectrum"]), rel=1e-12)
+    assert rec["predicted_risk_spiked_mixture"] == pytest.approx(mixture_risk(rec["predicted_risk_spiked"], rec["kappa"]))
+    assert rec["predicted_risk_spiked"] == pytest.approx(rec["theory_encoder_gaussian_risk"], rel=0.002)
     gap = rec["theory_encoder_risk"] - rec["theory_encoder_gaussian_risk"]
     assert abs(gap) < 4 * rec["theory_encoder_risk_stderr"] + 0.005
     # the sample-trained encoder is no better than the theory-optimal one (beyond test noise)

@@ -250,8 +250,11 @@ STRUCTURED_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("predic
                    ("predicted_sigma2", ".4f"), ("gaussian_equivalent_risk", ".6f"), ("steps", "d"), ("seconds", ".1f"),
                    ("saved_params", "s")]
 DATA_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("train_risk", ".6f"), ("predicted_risk", ".6f"),
-             ("kappa", ".4f"), ("predicted_risk_mixture", ".6f"), ("gaussian_twin_risk", ".6f"),
-             ("theory_encoder_risk", ".6f"), ("steps", "d"), ("seconds", ".1f"), ("saved_params", "s")]
+             ("kappa", ".4f"), ("predicted_risk_mixture", ".6f"), ("predicted_risk_spiked", ".6f"),
+             ("predicted_risk_spiked_mixture", ".6f"), ("risk_linear", ".6f"), ("risk_learned_denoiser", ".6f"),
+             ("risk_prior_denoiser", ".6f"), ("risk_vamp", ".6f"), ("risk_amp_start", ".6f"), ("risk_amp", ".6f"),
+             ("gaussian_twin_risk", ".6f"), ("theory_encoder_risk", ".6f"), ("steps", "d"), ("seconds", ".1f"),
+             ("saved_params", "s")]
 
 
 def _cmd_train(args) -> int:
@@ -269,7 +272,7 @@ def _cmd_train(args) -> int:
         print(json.dumps(record, indent=2, default=float))
         return 0
     if cfg.is_data:
-        what, keys = f"held-out risk on {record['n_test']} test items", DATA_KEYS
+        what, keys = f"held-out risk of the {cfg.decoder} decoder on {record['n_test']} test items", DATA_KEYS
     elif cfg.source_kind == "structured":
         what = f"the {cfg.decoder} decoder's risk under the law, estimated on {record['final_risk_estimator']}"
         keys = STRUCTURED_KEYS
@@ -340,6 +343,7 @@ UNIVERSALITY_COLUMNS = [
     ("data", "data", "s"), ("mean", "item mean", "s"), ("rate", "r", ".4g"), ("d", "d", "d"), ("n", "n", "d"),
     ("samples_per_dimension", "n_tr/d", ".3g"), ("final_risk", "held-out", ".4f"), ("final_risk_stderr", "+-", ".1g"),
     ("train_risk", "train", ".4f"), ("predicted_risk", "gauss", ".4f"), ("predicted_risk_mixture", "mix", ".4f"),
+    ("predicted_risk_spiked", "spiked", ".4f"), ("predicted_risk_spiked_mixture", "mix-s", ".4f"),
     ("theory_encoder_gaussian_risk", "gauss-d", ".4f"), ("theory_encoder_mixture_risk", "mix-d", ".4f"),
     ("best", "best", "s"), ("best_ratio", "held/best", ".3f"), ("gaussian_twin_risk", "twin", ".4f"),
     ("theory_encoder_risk", "theory-enc", ".4f"), ("kappa", "kappa", ".3f"), ("top_eigenvalue_fraction", "top-eig", ".3f"),
@@ -393,6 +397,7 @@ def _cmd_universality(args) -> int:
               "sum |x - x_hat|^2 / sum |x|^2 on the test items")
         print(_universality_table(rows))
         print("gauss: Gaussian min risk (proportional limit, spectrum of the training covariance); mix: 1 - kappa (1 - gauss); "
+              "spiked / mix-s: the same with the top eigen-direction's arcsin kernel exact (theory/spiked.md); "
               "gauss-d / mix-d: exact Gaussian risk at this d of the theory encoder and its mixture correction; "
               "best: the prediction closest to the held-out risk in ratio; twin: the same training on Gaussian data "
               "with the training covariance; theory-enc: the Gaussian-optimal encoder on the real test items; "

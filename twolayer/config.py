@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .activations import ACTIVATIONS
+from .data_decoders import BASES
 from .simulations.model import INITS, PARAMETRIZATIONS
 from .simulations.optim import DEFAULT_OPTIMIZER, DEFAULT_SCHEDULE, OPTIMIZERS, SCHEDULES
 from .simulations.training import DTYPES, METHODS
@@ -50,6 +51,7 @@ DEFAULT_D = 256
 #: decoders after the code (structured sources; see :mod:`twolayer.theory.priors` and
 #: :mod:`twolayer.simulations.amp`); ``amp:L`` takes its number of layers L >= 1.
 DECODERS = ("linear", "denoiser", "learned-denoiser", "bayes", "amp:L")
+DECODER_BASES = BASES
 #: the most layers of an ``amp:L`` decoder.
 MAX_AMP_LAYERS = 50
 
@@ -594,14 +596,19 @@ _OPTIONS = [
            default_text="optimal-decoder for population, untied for samples"),
     Option("init", Choice(INITS), "gaussian", "initialisation of the encoder B", "model"),
     Option("decoder", Text(", ".join(DECODERS), _decoder_spec), "linear",
-           "decoder after the code: linear (trained A), denoiser (the law's MMSE denoiser on the best "
-           "linear reconstruction), learned-denoiser (isotonic regression on fresh draws, no knowledge of the law), "
-           "bayes (GLM-VAMP run to its fixed point: the Bayes benchmark for the encoder), amp:L (L unrolled "
-           "GLM-VAMP passes with trainable precisions)",
-           "model", applies="structured"),
+           "decoder after the code: linear (trained A; least squares on a data set), denoiser (the law's MMSE "
+           "denoiser on the best linear reconstruction), learned-denoiser (isotonic regression per coordinate, no "
+           "knowledge of the law), bayes (GLM-VAMP run to its fixed point: the Bayes benchmark for the encoder), "
+           "amp:L (L unrolled GLM-VAMP passes with trainable precisions; on a data set with a prior learned from "
+           "the training rows). denoiser and bayes need a law: not for data sets",
+           "model", applies="structured+data"),
     Option("decoder_steps", Integer(0), 200,
-           "Adam steps training the amp:L decoder's 4L precisions on fresh samples (0: as initialised from "
-           "the state evolution); stored as None for the other decoders", "model", applies="structured"),
+           "Adam steps training the amp:L decoder's 4L precisions on fresh samples, or on the training rows of a "
+           "data set (0: as initialised); stored as None for the other decoders", "model", applies="structured+data"),
+    Option("decoder_basis", Choice(DECODER_BASES), "pca",
+           "orthonormal basis of a data set's coordinate-wise decoders and learned prior: pca (training "
+           "covariance), dct (2-D DCT of the item image), pixel; stored as None for the linear decoder",
+           "model", applies="data"),
     # -- training
     Option("method", Choice(METHODS), None,
            "population: gradient descent on the exact Gaussian risk (for bernoulli-gaussian:P, exact given "
@@ -681,11 +688,15 @@ def code_size(rate: float, d: int) -> int:
 
 # ----------------------------------------------------------------------------- the configuration
 def _applies(option: Option, kind: str, method: str) -> bool:
-    return option.applies in ("all", kind) or (option.applies == "samples" and method == "samples")
+    scopes = option.applies.split("+")
+    return "all" in scopes or kind in scopes or ("samples" in scopes and method == "samples")
 
 
 _SCOPE = {"gaussian": "the Gaussian source", "data": "data sets", "samples": "method samples",
-          "structured": "structured sources (bernoulli-gaussian:P, ...)"}
+          "structured": "structured sources (bernoulli-gaussian:P, ...)",
+          "structured+data": "structured sources and data sets"}
+#: decoders that need the source's law (a data set has none).
+LAW_DECODERS = ("denoiser", "bayes")
 
 
 def _resolve(values: dict) -> dict:
@@ -715,12 +726,17 @@ def _resolve(values: dict) -> dict:
         elif v[name] is None:
             v[name] = option.default
     v["d"] = DEFAULT_D if kind != "data" and v["d"] is None else v["d"]
-    if kind == "structured" and v["decoder"] in ("bayes",) + tuple(f"amp:{k}" for k in range(1, MAX_AMP_LAYERS + 1)):
+    if kind == "data" and v["decoder"] in LAW_DECODERS:
+        raise ValueError(f"decoder {v['decoder']} needs the law of the source, and {source} has none; "
+                         "use linear, learned-denoiser or amp:L (a prior learned from the training rows)")
+    if kind != "gaussian" and (v["decoder"] == "bayes" or decoder_layers(v["decoder"]) is not None):
         if v["activation"] != "sign":
             raise ValueError(f"decoder {v['decoder']} decodes a 1-bit code: it needs activation sign, "
                              f"got {v['activation']!r}")
-    if kind == "structured" and not str(v["decoder"]).startswith("amp:"):
+    if kind != "gaussian" and not str(v["decoder"]).startswith("amp:"):
         v["decoder_steps"] = None  # only amp:L trains; None (not refused) so that one sweep can mix decoders
+    if kind == "data" and v["decoder"] == "linear":
+        v["decoder_basis"] = None  # as decoder_steps: only the nonlinear decoders work in a basis
     v["parametrization"] = v["parametrization"] or ("optimal-decoder" if gaussian and v["method"] == "population"
                                                     else "untied")
     if v["parametrization"] == "optimal-decoder" and not (gaussian and v["method"] == "population"):
@@ -1013,7 +1029,7 @@ def markdown_table() -> str:
     """
     lines = ["| key | flag | accepted values | default | applies to | meaning |", "|---|---|---|---|---|---|"]
     scope = {"all": "every run", "gaussian": "Gaussian source", "data": "data sets", "samples": "method samples",
-             "structured": "structured sources"}
+             "structured": "structured sources", "structured+data": "structured sources and data sets"}
     for o in OPTIONS.values():
         lines.append(f"| `{o.name}` | `{o.flag}` | {o.accepts} | {o.describe_default()} | {scope[o.applies]} | {o.help} |")
     return "\n".join(lines)

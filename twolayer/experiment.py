@@ -119,7 +119,8 @@ def _run_data(config, progress):
         whiten=None if config.whiten == "none" else config.whiten, test_fraction=config.test_fraction,
         max_items=config.max_items, batch_size=config.batch_size, lr=config.lr, optimizer=config.optimizer,
         schedule=config.schedule, init=config.init, controls=config.controls, progress=progress,
-        dtype=config.dtype, record_spectrum=config.record_spectrum,
+        dtype=config.dtype, record_spectrum=config.record_spectrum, decoder=config.decoder,
+        decoder_steps=config.decoder_steps, decoder_basis=config.decoder_basis,
     )
 
 

@@ -15,7 +15,8 @@ after a kill at any moment (finished cells are never redone) and shares its runs
 Per cell (:func:`cell_row`): the record's fields, plus
 
 * ``predictions``: every prediction of the record (:data:`PREDICTIONS`: the proportional-limit
-  Gaussian ``predicted_risk``, its scale-mixture correction ``predicted_risk_mixture``, and,
+  Gaussian ``predicted_risk``, its scale-mixture correction ``predicted_risk_mixture``, the
+  spiked-spectrum prediction ``predicted_risk_spiked`` with its correction, and,
   with the controls, the finite-d Gaussian risk of the theory encoder and its mixture
   correction), name -> value;
 * ``best_prediction`` / ``best_prediction_name``: the prediction closest to the measured
@@ -69,6 +70,8 @@ SUITE_NAME = "universality-suite"
 PREDICTIONS = (
     ("predicted_risk", "gauss"),  # proportional-limit Gaussian min risk, spectrum of Sigma_train
     ("predicted_risk_mixture", "mix"),  # 1 - kappa (1 - predicted_risk)
+    ("predicted_risk_spiked", "spiked"),  # the top eigen-direction's arcsin kernel exact (theory/spiked.md)
+    ("predicted_risk_spiked_mixture", "mix-s"),  # 1 - kappa (1 - predicted_risk_spiked)
     ("theory_encoder_gaussian_risk", "gauss-d"),  # exact Gaussian risk of the GD-optimal encoder at this d
     ("theory_encoder_mixture_risk", "mix-d"),  # its scale-mixture correction
 )

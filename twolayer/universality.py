@@ -21,6 +21,9 @@ trace d), it measures
   the exact risk of a Gaussian scale mixture x = s g for sign (theory/scale_mixture.md); for
   relu and linear codes (degree-1 homogeneous, kappa_1 = 1) it equals ``predicted_risk``; None
   for erf and tanh;
+* ``predicted_risk_spiked`` (sign only): :func:`twolayer.theory.spiked.spiked_min_risk`, the
+  Gaussian prediction with the top eigen-direction's arcsin kernel kept exact (theory/spiked.md),
+  and ``predicted_risk_spiked_mixture`` = 1 - kappa (1 - predicted_risk_spiked);
 
 diagnostics of how far the training rows are from a Gaussian with their covariance
 (:func:`data_diagnostics`): ``top_eigenvalue_fraction`` (lambda_1 / tr Sigma),
@@ -221,6 +224,9 @@ def data_experiment(
     dtype: str = "float32",
     d: int | None = None,
     record_spectrum: bool = False,
+    decoder: str = "linear",
+    decoder_steps: int | None = None,
+    decoder_basis: str | None = None,
 ) -> dict:
     r"""Train x_hat = A sigma(B x) on the data set ``data`` at rate r; held-out risk, Gaussian theory, controls.
 
@@ -279,6 +285,14 @@ def data_experiment(
         The dimension the caller expects (None: no check).
     record_spectrum : bool, optional
         Add ``spectrum`` to the record (default False).
+    decoder : str, optional
+        ``linear`` (default: the least-squares decoder), ``learned-denoiser`` or ``amp:L``:
+        ``final_risk`` is then that decoder's held-out risk on the same trained encoder, beside
+        the others (:func:`twolayer.data_decoders.score_data_decoders`).
+    decoder_steps : int or None, optional
+        Adam steps of amp:L's precisions (None: 200).
+    decoder_basis : {"pca", "dct", "pixel"} or None, optional
+        Basis of the nonlinear decoders (None: pca).
 
     Returns
     -------
@@ -298,7 +312,7 @@ def data_experiment(
 
 def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, remove_item_mean, contrast_normalize,
                      whiten, test_fraction, max_items, batch_size, lr, optimizer, schedule, init, controls, progress,
-                     dtype, d, record_spectrum):
+                     dtype, d, record_spectrum, decoder="linear", decoder_steps=None, decoder_basis=None):
     """:func:`data_experiment`, returning ``(record, TrainResult of the sample-trained encoder)``."""
     from .config import code_size
     from .data import prepare
@@ -306,6 +320,7 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
     from .simulations import train
     from .theory import min_risk, optimal_decoder, population_risk
     from .theory.scale_mixture import estimate_kappa, mixture_risk
+    from .theory.spiked import spiked_min_risk
 
     t_start = time.perf_counter()
     rate = _check(rate, n, test_fraction, steps, theory_steps)
@@ -334,6 +349,8 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
     kappa = min(1.0, kappa_raw)  # estimate_kappa's clip: a scale mixture has kappa <= 1
     # exact for degree-0 homogeneous codes (sign); degree-1 codes (relu, linear) have kappa_1 = 1
     mixture = mixture_risk(predicted, kappa) if act.name == "sign" else (predicted if act.name in ("relu", "linear") else None)
+    # the top eigen-direction's arcsin kernel kept exact (theory/spiked.md), and its scale-mixture correction
+    spiked = spiked_min_risk(rate, split.spectrum) if act.name == "sign" else None
     diagnostics = data_diagnostics(Xtr, split.cov)
     seconds["seconds_theory"] = time.perf_counter() - t0
 
@@ -346,6 +363,14 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
     real = train(d, n, data=Xtr, **options)
     ours = _scored(Xtr, Xte, real.B, act)
     seconds["seconds_train"] = time.perf_counter() - t0
+    decoded = {}
+    if decoder != "linear":
+        from .data_decoders import score_data_decoders
+
+        decoded = score_data_decoders(decoder, Xtr, Xte, real.B, act, basis=decoder_basis or "pca", cov=split.cov,
+                                      item_shape=split.info.get("item_shape"), seed=seed,
+                                      decoder_steps=200 if decoder_steps is None else decoder_steps)
+        seconds["seconds_decoders"] = decoded.pop("seconds_decoders")
 
     record = {
         "dataset": dataset.name, "data": data, "d": d, "n": n, "rate": rate, "activation": act.name,
@@ -354,12 +379,14 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
         "risk_denominator": "sum of ||x||^2 over the same rows (test rows for held-out risks)",
         "final_risk": ours["test"], "final_risk_stderr": ours["stderr"], "train_risk": ours["train"],
         "predicted_risk": predicted,
-        "relative_gap": (ours["test"] - predicted) / predicted if predicted > 0 else None,
         "kappa": float(kappa), "kappa_raw": float(kappa_raw), "kappa_stderr": float(kappa_se),
         "predicted_risk_mixture": mixture,
+        "predicted_risk_spiked": spiked,
+        "predicted_risk_spiked_mixture": None if spiked is None else mixture_risk(spiked, kappa),
         **diagnostics, "samples_per_dimension": n_train / d,
         # the sample-trained encoder under the Gaussian formula (same second moments as the data)
         "gaussian_risk_of_trained_encoder": population_risk(real.B, activation=act, cov=split.cov),
+        "decoder": decoder, **decoded,
         "steps": int(real.steps), "theory_steps": None, "seed": int(seed), "batch_size": int(batch_size),
         "optimizer": real.config["optimizer"], "lr": real.config["lr"], "schedule": real.config["schedule"],
         "dtype": dtype, "init": init, "stopped": real.stopped,
@@ -370,6 +397,8 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
         "theory_encoder_mixture_risk": None,
     }
 
+    final = record["final_risk"]
+    record["relative_gap"] = (final - predicted) / predicted if predicted > 0 else None
     if controls:
         # -- Gaussian twin: same sizes, options and seed, data drawn from N(0, Sigma_train)
         t0 = time.perf_counter()

@@ -83,7 +83,7 @@ class _Frame:
         return x, trace_x, trace_z
 
 
-def vamp_decode(y, B, law: Law, passes: int, *, rotation=None):
+def vamp_decode(y, B, law: Law, passes: int, *, rotation=None, trace: list | None = None):
     """GLM-VAMP estimates of x from y = sign(B x) after each pass (module docstring).
 
     Parameters
@@ -98,6 +98,9 @@ def vamp_decode(y, B, law: Law, passes: int, *, rotation=None):
         Number of passes T >= 1.
     rotation : array_like, optional
         The d x d orthogonal Q of a rotated source (the algorithm runs on z with encoder B Q).
+    trace : list, optional
+        If given, one row per pass is appended: the median over items of the precisions
+        (g_x^+, g_z^+, g_z^-, g_x^-) of that pass (the start of an :class:`UnrolledDecoder`).
 
     Returns
     -------
@@ -147,6 +150,8 @@ def vamp_decode(y, B, law: Law, passes: int, *, rotation=None):
         el = el[:, None]
         gx_minus = np.maximum(1.0 / el - gx_plus, _TINY)  # linear stage -> prior stage
         r_minus = (x_lin / el - gx_plus * r_plus) / gx_minus
+        if trace is not None:
+            trace.append([float(np.median(g)) for g in (gx_plus, gz_plus, gz_minus, gx_minus)])
         x_post = law.denoise(r_minus, 1.0 / gx_minus)  # per item noise 1/g_x^-, shape (N, 1)
         ex = np.maximum(law.posterior_variance(r_minus, 1.0 / gx_minus).mean(axis=1, keepdims=True), 1e-300)
         estimates.append(x_post if rotation is None else x_post @ np.asarray(rotation, dtype=np.float64).T)
@@ -288,8 +293,8 @@ def initial_unrolled(law: Law, B, layers: int, *, rotation=None) -> UnrolledDeco
 
 
 def train_unrolled(decoder: UnrolledDecoder, *, steps: int, lr: float = 0.02, batch_size: int = 256,
-                   seed=0) -> tuple[UnrolledDecoder, np.ndarray]:
-    """Adam on the 4L log-precisions, minibatches of fresh samples, loss E||x - x_hat_L||^2 / d.
+                   seed=0, data=None) -> tuple[UnrolledDecoder, np.ndarray]:
+    """Adam on the 4L log-precisions, minibatches of fresh samples (or of ``data`` rows), loss E||x - x_hat_L||^2 / d.
 
     Parameters
     ----------
@@ -303,6 +308,9 @@ def train_unrolled(decoder: UnrolledDecoder, *, steps: int, lr: float = 0.02, ba
         Fresh samples per step (default 256).
     seed : int or sequence of int
         Seed of the sample stream (``numpy.random.default_rng(seed)``).
+    data : array_like, optional
+        N x d training rows of z (in the law's basis): minibatches are drawn from them, with
+        replacement, instead of from ``decoder.law``.
 
     Returns
     -------
@@ -317,6 +325,13 @@ def train_unrolled(decoder: UnrolledDecoder, *, steps: int, lr: float = 0.02, ba
     if steps == 0:
         return decoder, np.zeros(0)
     rng = np.random.default_rng(seed)
+    if data is None:
+        draw = lambda: law.sample(rng, (batch_size, d))
+    else:
+        data = np.asarray(data, dtype=np.float64)
+        if data.ndim != 2 or data.shape[1] != d:
+            raise ValueError(f"data: expected N x {d} rows, got shape {data.shape}")
+        draw = lambda: data[rng.integers(0, data.shape[0], batch_size)]
     with jax.enable_x64(True):
         B, V, s2 = decoder._arrays("float64")
 
@@ -336,7 +351,7 @@ def train_unrolled(decoder: UnrolledDecoder, *, steps: int, lr: float = 0.02, ba
         state = opt.init(params)
         history = np.empty(steps)
         for i in range(steps):
-            params, state, value = step(params, state, jnp.asarray(law.sample(rng, (batch_size, d))), B, V, s2)
+            params, state, value = step(params, state, jnp.asarray(draw()), B, V, s2)
             history[i] = float(value)
         trained = np.asarray(params)
     return UnrolledDecoder(law, decoder.B, decoder.rotation, trained), history

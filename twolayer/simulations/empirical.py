@@ -12,7 +12,7 @@ import numpy as np
 from .._validation import as_matrix
 from ..activations import get_activation
 
-__all__ = ["code_matrix", "heldout_risk", "least_squares_decoder"]
+__all__ = ["code_matrix", "heldout_risk", "least_squares_decoder", "reconstruction_risk"]
 
 
 def code_matrix(X, B, *, activation="sign") -> np.ndarray:
@@ -121,15 +121,42 @@ def heldout_risk(X, B, A, *, activation="sign", return_stderr: bool = False):
     X = as_matrix(X, "X (samples, N x d)")
     B = as_matrix(B, "B (encoder, n x d)", shape=(None, X.shape[1]))
     A = as_matrix(A, "A (decoder, d x n)", shape=(X.shape[1], B.shape[0]))
-    S = code_matrix(X, B, activation=activation)
-    err = X - S @ A.T
+    risk, se = reconstruction_risk(X, code_matrix(X, B, activation=activation) @ A.T)
+    return (risk, se) if return_stderr else risk
+
+
+def reconstruction_risk(X, X_hat) -> tuple[float, float]:
+    r"""R = sum_i ||x_i - x_hat_i||^2 / sum_i ||x_i||^2 over the rows, with its standard error.
+
+    The standard error is the delta method's for a ratio of means: std(e_i - R q_i) /
+    (sqrt(N) mean q_i), e_i = ||x_i - x_hat_i||^2, q_i = ||x_i||^2 (NaN for N = 1).
+
+    Parameters
+    ----------
+    X, X_hat : ndarray
+        N x d rows and their reconstructions (float64, same shape; not checked).
+
+    Returns
+    -------
+    (float, float)
+        R and its standard error.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is all zeros.
+
+    Examples
+    --------
+    >>> reconstruction_risk(np.array([[1.0, 0.0], [0.0, 2.0]]), np.array([[1.0, 0.0], [0.0, 1.0]]))[0]
+    0.2
+    """
+    err = X - X_hat
     e = np.einsum("ij,ij->i", err, err)
     q = np.einsum("ij,ij->i", X, X)
     if q.sum() <= 0.0:
         raise ValueError("X is all zeros: the normalised risk is undefined")
     risk = float(e.sum() / q.sum())
-    if not return_stderr:
-        return risk
     n = X.shape[0]
     se = float(np.std(e - risk * q, ddof=1) / (math.sqrt(n) * q.mean())) if n > 1 else float("nan")
     return risk, se
