@@ -9,6 +9,36 @@ from __future__ import annotations
 
 import numpy as np
 
+#: the largest accepted rate r = n/d: above it the gap to Shannon's limit (6.02 dB per bit of rate)
+#: and n = r d leave the range of float64 long before any run or formula could use them.
+MAX_RATE = 1e300
+
+
+def _numeric(arr: np.ndarray, name: str, what: str) -> None:
+    """ValueError when ``arr`` holds text, bytes, objects or records instead of numbers (NumPy would
+    say only that it cannot convert them, or convert numeric text silently)."""
+    if arr.dtype.kind not in "biufc":
+        held = {"U": "text", "S": "bytes", "O": "Python objects", "V": "records"}.get(arr.dtype.kind, "dates or times")
+        raise ValueError(f"{name} holds {held} (dtype {arr.dtype}), not numbers; expected {what}")
+
+
+def _scale_fits(arr: np.ndarray, name: str) -> None:
+    """ValueError when the squared norm of a row of the finite matrix ``arr`` overflows float64."""
+    with np.errstate(over="ignore"):
+        squares = np.einsum("ij,ij->i", arr, arr)
+    if not np.all(np.isfinite(squares)):
+        largest = float(np.max(np.abs(arr)))
+        limit = float(np.sqrt(np.finfo(np.float64).max / arr.shape[1]))
+        raise ValueError(
+            f"{name}: its scale overflows float64 (entries as large as {largest:.3g} square to inf, and so would "
+            f"products such as B Sigma B^T); entries below about {limit:.2g} are accepted: rescale it"
+        )
+
+
+def _check_max_rate(largest: float, name: str) -> None:
+    if largest > MAX_RATE:
+        raise ValueError(f"{name} must be at most {MAX_RATE:g} (r = n/d), got {largest:g}")
+
 
 def as_matrix(x, name: str, *, shape: tuple | None = None) -> np.ndarray:
     """Return ``x`` as a finite float64 2-D array, or raise ``ValueError``.
@@ -37,6 +67,8 @@ def as_matrix(x, name: str, *, shape: tuple | None = None) -> np.ndarray:
     >>> as_matrix([[1, 2], [3, 4]], "B", shape=(None, 2)).dtype
     dtype('float64')
     """
+    if isinstance(x, np.ndarray):
+        _numeric(x, name, "a real matrix")
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -54,6 +86,7 @@ def as_matrix(x, name: str, *, shape: tuple | None = None) -> np.ndarray:
                 )
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf entries; only finite values are accepted")
+    _scale_fits(arr, name)
     return arr
 
 
@@ -82,6 +115,8 @@ def as_spectrum(spectrum, name: str = "spectrum") -> np.ndarray:
     >>> as_spectrum([2, 1, -1e-15]).tolist()
     [2.0, 1.0, 0.0]
     """
+    if isinstance(spectrum, np.ndarray):
+        _numeric(spectrum, name, "a vector of eigenvalues")
     try:
         arr = np.asarray(spectrum, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -96,7 +131,14 @@ def as_spectrum(spectrum, name: str = "spectrum") -> np.ndarray:
             f"{name} has a negative eigenvalue ({arr.min():.3g}); a covariance spectrum must be >= 0"
         )
     arr = np.clip(arr, 0.0, None)
-    if arr.sum() <= 0:
+    with np.errstate(over="ignore"):
+        total = arr.sum()
+    if not np.isfinite(total):
+        raise ValueError(
+            f"{name} has eigenvalues as large as {arr.max():.3g}, whose sum overflows float64 (about 1.8e+308); "
+            "rescale them (every risk is relative to their sum, so dividing by the largest changes nothing)"
+        )
+    if total <= 0:
         raise ValueError(f"{name} must have a positive sum (the source has zero variance)")
     return arr
 
@@ -203,9 +245,11 @@ def as_rate(rate, name: str = "rate") -> float:
     Raises
     ------
     ValueError
-        If it is not a finite number > 0 (see :func:`as_positive`).
+        If it is not a finite number > 0 (see :func:`as_positive`) or is above :data:`MAX_RATE`.
     """
-    return as_positive(rate, name, " (r = n/d)")
+    r = as_positive(rate, name, " (r = n/d)")
+    _check_max_rate(r, name)
+    return r
 
 
 def as_rates(rates, name: str = "rate") -> np.ndarray:
@@ -226,7 +270,8 @@ def as_rates(rates, name: str = "rate") -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``rates`` is not numeric, is empty, or has an entry that is not finite or is <= 0.
+        If ``rates`` is not numeric, is empty, or has an entry that is not finite, is <= 0 or is above
+        :data:`MAX_RATE`.
 
     Examples
     --------
@@ -242,6 +287,7 @@ def as_rates(rates, name: str = "rate") -> np.ndarray:
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         bad = arr[~(np.isfinite(arr) & (arr > 0))].ravel()[0]
         raise ValueError(f"{name} must be finite and > 0 (r = n/d), got {bad!r}")
+    _check_max_rate(float(arr.max()), name)
     return arr
 
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -29,9 +31,67 @@ class CommandLineError(Exception):
     """A usage error: printed as one line, exit status 2."""
 
 
+class _Once:
+    """argparse action mixin: a flag given twice is refused (argparse would keep the last silently)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        previous = getattr(namespace, self.dest, None)
+        if previous is not self.default:
+            several = " (list all values after one flag)" if self.nargs in ("+", "*") else ""
+            raise argparse.ArgumentError(self, f"given twice (first {_shown(previous)}, then "
+                                               f"{_shown(self.value(values, option_string))}); give it once{several}")
+        super().__call__(parser, namespace, values, option_string)
+
+    def value(self, values, option_string):
+        return values
+
+
+def _shown(value) -> str:
+    """A parsed flag value as typed: numbers with %g, lists space-separated, booleans in lower case."""
+    if isinstance(value, list):
+        return " ".join(_shown(v) for v in value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+class _StoreOnce(_Once, argparse._StoreAction):
+    pass
+
+
+class _BooleanOnce(_Once, argparse.BooleanOptionalAction):
+    def value(self, values, option_string):
+        return not option_string.startswith("--no-")
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # every value flag, in this parser and its argument groups (they share the registry), is given once
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
+        self.register("action", argparse.BooleanOptionalAction, _BooleanOnce)
+
     def error(self, message):  # one line, no usage block
         raise CommandLineError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread: a command stops as on Ctrl-C (workers stopped, results kept)."""
+
+
+def _raise_terminated(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise Terminated()
+
+
+def _stopped_by(exc: BaseException) -> str:
+    return "stopped by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
+
+
+def _interrupt_status(exc: BaseException) -> int:
+    """128 + the signal number, as a shell reports a process ended by that signal."""
+    return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
 
 
 def _int_at_least(minimum: int):
@@ -108,6 +168,7 @@ def theory_records(rates, activation: str, spectrum=None, kappa: float | None = 
     from . import theory
     from .config import decoder_layers
     from .theory.amp import bayes_risk, state_evolution
+    from .theory.compression import gap_db
     from .theory.priors import denoiser_risk
     from .theory.scale_mixture import mixture_risk
 
@@ -120,7 +181,7 @@ def theory_records(rates, activation: str, spectrum=None, kappa: float | None = 
     for r, bayes in zip(rates, benchmarks):
         best = float(theory.min_risk(r, activation=activation, spectrum=spectrum))
         shannon = float(theory.rate_distortion(r, spectrum=spectrum))
-        gap = 10.0 * math.log10(best / shannon) if one_bit_codes else None
+        gap = gap_db(r, best, spectrum=spectrum) if one_bit_codes else None  # exact where D(r) underflows
         records.append(
             {
                 "rate": float(r),
@@ -158,8 +219,10 @@ DEFAULT_THEORY_RATES = [0.25, 0.5, 1.0, 2.0]
 
 def _theory_source(args):
     """(description, spectrum or None, kappa or None, data info or None, config) for ``twolayer theory``."""
+    from ._validation import as_rates
     from .spectra import eigenvalues
 
+    as_rates(args.rate, "--rate")  # every rate, before the configuration checks the first
     given = run_options.from_arguments(args, THEORY_OPTIONS)
     given["rate"] = args.rate[0]
     if "d" in given and "data" not in given and "spectrum" not in given:
@@ -199,6 +262,15 @@ def _format_table(records: list[dict], columns: list[tuple[str, str, str]]) -> s
     return "\n".join(lines)
 
 
+def _note_underflow(records: list[dict]) -> None:
+    """A note on stderr for the rates whose Shannon D(r) is below float64's normal range (shown as 0)."""
+    tiny = [rec["rate"] for rec in records if rec["rate_distortion"] < sys.float_info.min]
+    if tiny:
+        print(f"note: Shannon's D(r) at r = {', '.join(f'{r:g}' for r in tiny)} is below float64's normal range "
+              f"({sys.float_info.min:.3g}): it is shown as 0, and the gap to Shannon is computed from log D",
+              file=sys.stderr)
+
+
 def _cmd_theory(args) -> int:
     from .theory.priors import parse_source
 
@@ -209,6 +281,7 @@ def _cmd_theory(args) -> int:
         for rec in records:
             rec.update(info or {})
         print(json.dumps(records, indent=2))
+        _note_underflow(records)
         return 0
     print(f"Two-layer {records[0]['activation']} autoencoder, {source}; risk = E|x - x_hat|^2 / E|x|^2")
     print(
@@ -232,6 +305,7 @@ def _cmd_theory(args) -> int:
         print("Bayes benchmark: the fixed point of GLM-VAMP's state evolution for the Gaussian-optimal encoder "
               "(derived; Bayes-optimal where the replica potential has one minimum; theory/amp.md).")
     print(f"min risk status: {records[0]['status']}  (theory/README.md says what each status means)")
+    _note_underflow(records)
     if records[0]["activation"] != "sign":
         print("Shannon's D(r) assumes r bits per dimension; only sign codes are 1 bit per neuron, so no gap is shown.")
     return 0
@@ -289,6 +363,10 @@ def _cmd_train(args) -> int:
 
 
 # ----------------------------------------------------------------------------- sweeps and figures
+#: a sweep grid of more runs than this is refused without --yes (a typo in a grid multiplies it).
+MAX_RUNS_WITHOUT_YES = 10_000
+
+
 def _cmd_sweep(args) -> int:
     from .sweep import ResultStore, load_spec, resolve_run_fn, run_key, run_sweep
     from .sweep.executors import check_executor_args
@@ -296,17 +374,20 @@ def _cmd_sweep(args) -> int:
     spec = load_spec(args.spec)
     run_fn = resolve_run_fn(args.run_fn)
     check_executor_args(args.executor, args.workers, args.scheduler)
+    if len(spec.runs) > MAX_RUNS_WITHOUT_YES and not args.yes:
+        raise CommandLineError(f"twolayer sweep: {args.spec} is a grid of {len(spec.runs):,} runs, more than "
+                               f"{MAX_RUNS_WITHOUT_YES:,}; check the spec, or pass --yes to run them all")
     with ResultStore(args.out) as store:
         try:
             report = run_sweep(spec, store, run_fn=run_fn, executor=args.executor, workers=args.workers,
                                scheduler=args.scheduler, progress=not args.no_progress,
                                retry_failed=not args.skip_failed, log=print)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             statuses = store.statuses()
             done = sum(statuses.get(run_key(p)) == "done" for p in spec.runs)
-            print(f"interrupted: {done} of {len(spec.runs)} runs done in {args.out}; "
-                  "run the same command again to finish the sweep", file=sys.stderr)
-            return 130
+            print(f"{_stopped_by(exc)}: {done} of {len(spec.runs)} runs done in {args.out} (finished runs are kept); "
+                  "run the same command again to resume the sweep", file=sys.stderr)
+            return _interrupt_status(exc)
         statuses = [store.statuses().get(run_key(p)) for p in spec.runs]
     done, failed = statuses.count("done"), statuses.count("failed")
     if report.submitted:
@@ -345,6 +426,7 @@ UNIVERSALITY_COLUMNS = [
     ("train_risk", "train", ".4f"), ("predicted_risk", "gauss", ".4f"), ("predicted_risk_mixture", "mix", ".4f"),
     ("predicted_risk_spiked", "spiked", ".4f"), ("predicted_risk_spiked_mixture", "mix-s", ".4f"),
     ("theory_encoder_gaussian_risk", "gauss-d", ".4f"), ("theory_encoder_mixture_risk", "mix-d", ".4f"),
+    ("theory_encoder_gmm_risk", "gmm-d", ".4f"),
     ("best", "best", "s"), ("best_ratio", "held/best", ".3f"), ("gaussian_twin_risk", "twin", ".4f"),
     ("theory_encoder_risk", "theory-enc", ".4f"), ("kappa", "kappa", ".3f"), ("top_eigenvalue_fraction", "top-eig", ".3f"),
     ("projection_excess_kurtosis", "kurt", ".2f"), ("norm_spread_ratio", "spread", ".2f"), ("flag_text", "flags", "s"),
@@ -378,11 +460,11 @@ def _cmd_universality(args) -> int:
     try:
         result = run_suite(spec, args.out, workers=args.workers, progress=not args.no_progress,
                            log=lambda message: print(message, file=sys.stderr))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         done = sum(row["status"] == "done" for row in suite_rows(spec, args.out)) if Path(args.out).exists() else 0
-        print(f"interrupted: {done} of {len(spec.runs)} cells done in {args.out}; "
+        print(f"{_stopped_by(exc)}: {done} of {len(spec.runs)} cells done in {args.out}; "
               "run the same command again to finish the table", file=sys.stderr)
-        return 130
+        return _interrupt_status(exc)
     rows, report = result.rows, result.report
     if report.submitted:
         print(f"ran {report.submitted} cells in {time.perf_counter() - start:.1f} s ({report.done} done, "
@@ -398,6 +480,8 @@ def _cmd_universality(args) -> int:
         print(_universality_table(rows))
         print("gauss: Gaussian min risk (proportional limit, spectrum of the training covariance); mix: 1 - kappa (1 - gauss); "
               "spiked / mix-s: the same with the top eigen-direction's arcsin kernel exact (theory/spiked.md); "
+              "gmm-d: the theory encoder's exact risk under a 4-component zero-mean Gaussian mixture fitted to the "
+              "training rows; "
               "gauss-d / mix-d: exact Gaussian risk at this d of the theory encoder and its mixture correction; "
               "best: the prediction closest to the held-out risk in ratio; twin: the same training on Gaussian data "
               "with the training covariance; theory-enc: the Gaussian-optimal encoder on the real test items; "
@@ -418,8 +502,10 @@ def _figure_names():
 
 
 def _run_figures(names, out: Path, quick: bool, workers) -> list:
+    from ._files import check_output_folder
     from .figures import FIGURES
 
+    check_output_folder(out)  # before any run: a file, or a folder that cannot be written
     out.mkdir(parents=True, exist_ok=True)
     outputs = []
     for name in names:
@@ -512,6 +598,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-fn", metavar="MODULE:FUNCTION", default=None,
                    help="run function params -> metrics (default: twolayer.sweep.train_run:default_run)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (default: a bar on stderr)")
+    p.add_argument("--yes", action="store_true",
+                   help=f"run a grid of more than {MAX_RUNS_WITHOUT_YES:,} runs (default: refuse it)")
     p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("results", help="print or export the rows of a results store")
@@ -568,10 +656,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Entry point of the ``twolayer`` console script."""
-    parser = build_parser()
+    """Entry point of the ``twolayer`` console script (SIGTERM stops a command as Ctrl-C does)."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
-        args = parser.parse_args(argv)
+        return _main(argv)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv) -> int:
+    try:
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except CommandLineError as exc:
         print(exc, file=sys.stderr)
@@ -584,9 +681,9 @@ def main(argv=None) -> int:
     except RuntimeError as exc:  # divergence and other failed runs
         print(f"twolayer: run failed: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("twolayer: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"twolayer: {_stopped_by(exc)}", file=sys.stderr)
+        return _interrupt_status(exc)
     except BrokenPipeError:  # `twolayer results DB | head`: the reader left; stop quietly
         import os
 

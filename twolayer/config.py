@@ -594,7 +594,8 @@ _OPTIONS = [
     Option("activation", Choice(tuple(ACTIVATIONS)), "sign", "activation sigma of the code", "model"),
     Option("parametrization", Choice(PARAMETRIZATIONS), None, "decoder parametrisation", "model",
            default_text="optimal-decoder for population, untied for samples"),
-    Option("init", Choice(INITS), "gaussian", "initialisation of the encoder B", "model"),
+    Option("init", Choice(INITS), "gaussian", "initialisation of the encoder B (flat: rows of a randomised "
+           "Hadamard matrix, entries +-1/sqrt(d); needs d a power of 2 and n <= d)", "model"),
     Option("decoder", Text(", ".join(DECODERS), _decoder_spec), "linear",
            "decoder after the code: linear (trained A; least squares on a data set), denoiser (the law's MMSE "
            "denoiser on the best linear reconstruction), learned-denoiser (isotonic regression per coordinate, no "
@@ -673,14 +674,18 @@ def code_size(rate: float, d: int) -> int:
     Raises
     ------
     ValueError
-        If round(rate * d) < 1.
+        If round(rate * d) < 1, or rate * d overflows float64.
 
     Examples
     --------
     >>> code_size(0.3, 17)    # round(5.1)
     5
     """
-    n = int(round(float(rate) * int(d)))
+    product = float(rate) * int(d)
+    if not math.isfinite(product):
+        raise ValueError(f"rate = {rate:g} with d = {d} gives n = rate * d = {product:g}, beyond float64: n is the "
+                         "number of neurons and must fit in memory; give a smaller rate")
+    n = int(round(product))
     if n < 1:
         raise ValueError(f"rate = {rate:g} with d = {d} gives n = round(rate * d) = 0; need rate > {0.5 / d:g}")
     return n
@@ -750,6 +755,11 @@ def _resolve(values: dict) -> dict:
     v["schedule"] = v["schedule"] or DEFAULT_SCHEDULE[v["method"]]
     if v["d"] is not None and v["rate"] is not None:
         code_size(v["rate"], v["d"])  # n >= 1
+    if v["init"] == "flat" and v["d"] is not None:
+        n = v["n"] if v["n"] is not None else code_size(v["rate"], v["d"])
+        if v["d"] & (v["d"] - 1) or n > v["d"]:
+            raise ValueError(f"init flat takes rows of a Hadamard matrix: it needs d a power of 2 and n <= d; "
+                             f"got d = {v['d']}, n = {n} (use init orthogonal or gaussian)")
     return v
 
 

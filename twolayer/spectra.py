@@ -131,6 +131,7 @@ def load_spectrum(text, d: int | None = None) -> tuple[str, np.ndarray | None]:
     [1.0, 0.25, 0.1111111111111111]
     """
     from ._validation import as_covariance, as_spectrum
+    from .data.formats import is_npy
 
     kind, alpha = parse_spectrum(text)
     if kind == "isotropic":
@@ -142,6 +143,9 @@ def load_spectrum(text, d: int | None = None) -> tuple[str, np.ndarray | None]:
     path = os.path.expanduser(text.strip())
     if not os.path.isfile(path):
         raise ValueError(f"spectrum file {text!r} not found (expected a .npy file of eigenvalues or a covariance)")
+    if not is_npy(path):
+        raise ValueError(f"spectrum file {text!r} is not a .npy file (it does not start with the .npy signature); "
+                         "expected eigenvalues or a covariance saved with numpy.save")
     try:
         arr = np.load(path, allow_pickle=False)
     except Exception as exc:  # numpy raises several types for a bad file

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import gzip
 import io
+import lzma
 import os
 import pickle
 import tarfile
+import zipfile
 import zlib
 
 import numpy as np
@@ -34,6 +36,7 @@ IDX_TYPES = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
+NPY_MAGIC = b"\x93NUMPY"
 IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions (N, rows, cols)
 
 
@@ -64,6 +67,29 @@ def is_gzip(path: str) -> bool:
     """
     with open(path, "rb") as fh:
         return fh.read(2) == GZIP_MAGIC
+
+
+def is_npy(path: str) -> bool:
+    """True when the file starts with the .npy signature (93 'NUMPY'); numpy itself takes any other file
+    for a pickle and says so, which misleads about a file of random bytes or of text.
+
+    Parameters
+    ----------
+    path : str
+        Path of a readable file.
+
+    Returns
+    -------
+    bool
+        Whether the first six bytes are the .npy signature.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be opened.
+    """
+    with open(path, "rb") as fh:
+        return fh.read(len(NPY_MAGIC)) == NPY_MAGIC
 
 
 def _read_exact(fh, nbytes: int) -> bytes:
@@ -214,17 +240,32 @@ def _load_batch(raw: bytes, where: str, kind: str) -> np.ndarray:
     return data
 
 
+#: what a damaged or cut-short archive raises while it is read (tarfile, gzip, bz2, lzma).
+_ARCHIVE_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError)
+
+
+def _is_tar(path: str) -> bool:
+    """``tarfile.is_tarfile``, but True for a compressed stream that breaks off (a damaged archive)."""
+    try:
+        return tarfile.is_tarfile(path)
+    except _ARCHIVE_ERRORS:
+        return True
+
+
 def _cifar_batches_from_tar(path: str, kind: str) -> list:
     found = {}
     try:
-        with tarfile.open(path, "r:*") as tar:
+        with tarfile.open(path, "r:gz" if is_gzip(path) else "r:*") as tar:
             for member in tar:  # one sequential pass over the (possibly gzipped) archive
                 base = os.path.basename(member.name)
                 if member.isfile() and base in CIFAR_BATCHES:
                     found[base] = (f"{path}[{member.name}]", tar.extractfile(member).read())
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            while tar.fileobj.read(1 << 20):  # to the end: a damaged stream (bad CRC, cut short) raises here
+                pass
+    except _ARCHIVE_ERRORS as exc:
         raise DatasetError(
-            f"{kind}: cannot read the archive {path!r} ({exc}); expected cifar-10-python.tar.gz."
+            f"{kind}: cannot read the archive {path!r} ({' '.join(str(exc).split())}): it is damaged, cut short "
+            "or not a tar archive; expected cifar-10-python.tar.gz."
             + where_to_get(kind)
         ) from exc
     missing = [b for b in CIFAR_BATCHES if b not in found]
@@ -295,7 +336,7 @@ def read_cifar10(path: str, *, color: str = "gray", kind: str = "cifar10", max_i
         raise DatasetError(f"{kind}: {path!r} does not exist (expected {what})." + where_to_get(kind))
     if os.path.isdir(path):
         sources, layout = _cifar_batches_from_folder(path, kind), "folder"
-    elif tarfile.is_tarfile(path):
+    elif is_gzip(path) or _is_tar(path):  # a batch file is never compressed
         sources, layout = _cifar_batches_from_tar(path, kind), "tar"
     else:
         sources, layout = [(path, None)], "batch file"
@@ -381,13 +422,15 @@ def read_npy(path: str, *, max_items: int | None = None):
         or has non-finite values (a ``ValueError``).
     """
     _check_file(path, "npy", "a .npy array with samples along axis 0")
+    if zipfile.is_zipfile(path):
+        raise DatasetError(f"npy: {path!r} is an .npz archive, not a .npy array; use npz:{path}[:KEY]")
+    if not is_npy(path):
+        raise DatasetError(f"npy: {path!r} is not a .npy file (it does not start with the .npy signature); "
+                           "expected an array saved with numpy.save, samples along axis 0")
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except Exception as exc:
         raise DatasetError(f"npy: cannot read {path!r} as a .npy array ({exc})") from exc
-    if isinstance(arr, np.lib.npyio.NpzFile):
-        arr.close()
-        raise DatasetError(f"npy: {path!r} is an .npz archive, not a .npy array; use npz:{path}[:KEY]")
     X, item_shape = _as_items(arr, repr(path), "npy", max_items)
     return X, item_shape, f"{path} (npy, shape {arr.shape})"
 

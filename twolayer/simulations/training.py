@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._resources import check_memory
 from .._validation import as_positive, as_size
 from ..activations import get_activation
 from ..theory import code_moments, optimal_decoder, population_risk
@@ -304,7 +305,7 @@ def train(
     Raises
     ------
     ValueError
-        For invalid arguments.
+        For invalid arguments, or a size that cannot fit in memory (:func:`twolayer._resources.check_memory`).
     TrainingDivergedError
         When the loss becomes non-finite.
 
@@ -316,6 +317,7 @@ def train(
     """
     d = as_size(d, "d (input dimension)")
     n = as_size(n, "n (code size)")
+    check_memory(d, n)  # before anything of size n x d is allocated
     threads.check_limit(blas_threads)
     act = get_activation(activation)
     parametrization, optimizer, schedule, tol = _check_options(

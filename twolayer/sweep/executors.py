@@ -25,9 +25,11 @@ the results store.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import pickle
+import signal
 import socket
 import sys
 import threading
@@ -280,6 +282,31 @@ def _worker_init(parent_pid: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True, name="parent-watchdog").start()
 
 
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Defer Ctrl-C (SIGINT) in the main thread while worker processes are started; raise it afterwards.
+
+    Interrupted half-way, the parent leaves a worker without its start-up data (an EOFError traceback
+    from the worker), or started but not yet recorded by the pool, so that the abort does not kill it.
+    The signal is also blocked in this thread, so a worker starts with it blocked: a Ctrl-C to the whole
+    process group cannot reach it before it ignores SIGINT.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    handler = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
+    try:
+        yield
+    finally:
+        if blocked is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        signal.signal(signal.SIGINT, handler)
+    if received and callable(handler):
+        handler(signal.SIGINT, None)  # the default handler raises KeyboardInterrupt
+
+
 def check_picklable(fn) -> None:
     """Raise ValueError when ``fn`` cannot be sent to worker processes.
 
@@ -379,7 +406,8 @@ class LocalPoolExecutor(Executor):
                 params = next(todo, None)
                 if params is None:
                     return
-                inflight[self._pool.submit(execute, fn, params)] = params
+                with _sigint_deferred():  # submit may start a worker process
+                    inflight[self._pool.submit(execute, fn, params)] = params
 
         fill()
         while inflight:

@@ -71,6 +71,11 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _unreadable(path: str, why) -> str:
+    return (f"{path!r} is not a readable twolayer results database ({why}); it is left as it is: restore it "
+            "from a copy, or give another file")
+
+
 class StoreError(ValueError):
     """The file is not a results database, or a query is invalid.
 
@@ -102,31 +107,49 @@ class ResultStore:
     Raises
     ------
     StoreError
-        If ``create=False`` and the file is missing or has no ``runs`` table, if
-        ``create=True`` and the file's folder does not exist, or if the file is not a usable
-        SQLite database.
+        If ``create=False`` and the file is missing or has no ``runs`` table, if ``create=True``
+        and the path is refused by :func:`twolayer._files.check_database_path` (a folder, a missing
+        or read-only folder, a file that is not SQLite), or if the file is damaged (SQLite's quick
+        check) or not a usable SQLite database.
     """
 
     def __init__(self, path, *, create: bool = True):
+        from .._files import check_database_path
+
         self.path = os.fspath(path)
         if not create and not os.path.isfile(self.path):
             raise StoreError(f"results database {self.path!r} not found")
-        folder = os.path.dirname(os.path.abspath(self.path))
-        if create and not os.path.isdir(folder):
-            raise StoreError(f"cannot create {self.path!r}: folder {folder!r} does not exist")
+        if create:
+            try:
+                check_database_path(self.path)
+            except ValueError as exc:
+                raise StoreError(str(exc)) from None
+        self.conn = None
         try:
             self.conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
             self.conn.row_factory = sqlite3.Row
+            self._check_intact()
             if create:
                 self._create()
             elif not self._has_runs_table():
                 self.conn.close()
                 raise StoreError(f"{self.path!r} is not a twolayer results database (no 'runs' table)")
         except sqlite3.DatabaseError as exc:
+            if self.conn is not None:
+                self.conn.close()
+            if getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+                raise StoreError(_unreadable(self.path, exc)) from None
             raise StoreError(f"{self.path!r} is not a usable SQLite results database: {exc}") from None
         self._columns = None
 
     # -- setup
+    def _check_intact(self) -> None:
+        """StoreError unless SQLite's quick check finds every page of the file sound (before any write)."""
+        problems = [row[0] for row in self.conn.execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            self.conn.close()
+            raise StoreError(_unreadable(self.path, problems[0]))
+
     def _has_runs_table(self) -> bool:
         row = self.conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='runs'").fetchone()
         return row is not None

@@ -18,6 +18,7 @@ lossy compressor at rate r and can be compared with the best any code could do:
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -71,6 +72,14 @@ def rate_distortion(rate, *, spectrum=None):
     if spectrum is None:
         out = np.exp2(-2.0 * R)
         return float(out) if np.ndim(rate) == 0 else out
+    active, log_theta, tail, total = _water_filling(R, spectrum)
+    D = ((active * np.exp2(log_theta) + tail) / total).reshape(R.shape)
+    return float(D) if np.ndim(rate) == 0 else D
+
+
+def _water_filling(R: np.ndarray, spectrum):
+    """Reverse water-filling at the rates ``R``: per rate, the number of active eigenvalues k, log2 of
+    the water level theta, the sum of the inactive eigenvalues, and (one number) the sum of all."""
     sigma_all = as_spectrum(spectrum)
     d = sigma_all.size
     sigma = np.sort(sigma_all[sigma_all > 0])[::-1]
@@ -83,10 +92,58 @@ def rate_distortion(rate, *, spectrum=None):
     next_log = np.concatenate([log_s[1:], [-np.inf]])
     valid = (log_theta < log_s + 1e-12) & (log_theta >= next_log - 1e-12)
     idx = np.argmax(valid, axis=1)  # the active set is unique; argmax takes the first match
-    lt = log_theta[np.arange(R.size), idx]
-    D = (k[idx] * np.exp2(lt) + tail[idx]) / sigma_all.sum()
-    D = D.reshape(R.shape)
-    return float(D) if np.ndim(rate) == 0 else D
+    return k[idx], log_theta[np.arange(R.size), idx], tail[idx], sigma_all.sum()
+
+
+def gap_db(rate, risk, *, spectrum=None) -> float:
+    """10 log10(risk / D(rate)) in dB: how far ``risk`` is above Shannon's limit at ``rate``.
+
+    Computed from log2 D where D(rate) is below float64's normal range (the isotropic D = 2^(-2r)
+    is for r > 511), so it stays finite and exact where :func:`rate_distortion` rounds to 0.
+
+    Parameters
+    ----------
+    rate : float
+        One rate R in bits per input dimension, finite, > 0 and at most 1e300.
+    risk : float
+        A normalised risk > 0 (e.g. :func:`~twolayer.theory.limits.min_risk` at ``rate``).
+    spectrum : array_like, optional
+        Eigenvalues of the source covariance; None (default) is the isotropic source.
+
+    Returns
+    -------
+    float
+        The gap in dB.
+
+    Raises
+    ------
+    ValueError
+        If ``rate`` or ``spectrum`` is invalid, or ``risk`` is not > 0.
+
+    Examples
+    --------
+    >>> round(gap_db(600, 1.0), 2)    # 10 log10(2^1200)
+    3612.36
+    """
+    R = as_rates(rate).reshape(1)
+    if not risk > 0:
+        raise ValueError(f"risk must be > 0 to compare it with Shannon's limit in dB, got {risk!r}")
+    shannon = float(rate_distortion(R[0], spectrum=spectrum))
+    if shannon >= np.finfo(np.float64).tiny:
+        return 10.0 * math.log10(risk / shannon)
+    if spectrum is None:
+        log2_d = -2.0 * float(R[0])
+    else:
+        active, log_theta, tail, total = _water_filling(R, spectrum)
+        with np.errstate(divide="ignore"):  # log2(0) = -inf: no inactive eigenvalue
+            log2_d = float(np.logaddexp2(np.log2(active) + log_theta, np.log2(tail))[0] - np.log2(total))
+    return 10.0 * (math.log10(risk) - log2_d * math.log10(2.0))
+
+
+def _warn_underflow(rate: float) -> None:
+    warnings.warn(f"Shannon's D(r) at r = {rate:g} is below float64's normal range: it is rounded (to 0 at the "
+                  "latest, the ratio then inf); gap_db is computed from log D and stays exact",
+                  RuntimeWarning, stacklevel=3)
 
 
 @dataclass(frozen=True)
@@ -106,9 +163,9 @@ class ShannonGap:
     one_bit_scalar : float
         :data:`ONE_BIT_SCALAR_QUANTISER_RISK` = 1 - 2/pi.
     ratio : float
-        min_risk / rate_distortion (>= 1).
+        min_risk / rate_distortion (>= 1; inf where rate_distortion underflows float64).
     gap_db : float
-        10 log10(ratio).
+        10 log10(ratio), computed from log D where D underflows (:func:`gap_db`).
     """
 
     rate: float
@@ -143,7 +200,12 @@ def shannon_gap(rate, *, spectrum=None) -> ShannonGap:
     Raises
     ------
     ValueError
-        If ``rate`` is not finite and > 0, or ``spectrum`` is invalid.
+        If ``rate`` is not finite, > 0 and at most 1e300, or ``spectrum`` is invalid.
+
+    Warns
+    -----
+    RuntimeWarning
+        Where D(r) underflows float64 (it is then 0 and ``ratio`` inf; ``gap_db`` stays exact).
 
     References
     ----------
@@ -162,13 +224,14 @@ def shannon_gap(rate, *, spectrum=None) -> ShannonGap:
     R = float(as_rates(rate))
     best = float(min_risk(R, activation="sign", spectrum=spectrum))
     shannon = float(rate_distortion(R, spectrum=spectrum))
-    ratio = best / shannon
+    if shannon < np.finfo(np.float64).tiny:
+        _warn_underflow(R)
     return ShannonGap(
         rate=R,
         min_risk=best,
         rate_distortion=shannon,
         pca_risk=float(pca_risk(R, spectrum=spectrum)),
         one_bit_scalar=ONE_BIT_SCALAR_QUANTISER_RISK,
-        ratio=ratio,
-        gap_db=10.0 * math.log10(ratio),
+        ratio=best / shannon if shannon > 0 else math.inf,
+        gap_db=gap_db(R, best, spectrum=spectrum),
     )

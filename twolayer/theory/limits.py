@@ -299,7 +299,7 @@ def min_risk(rate, *, activation="sign", spectrum=None):
         return pca_risk(rate, spectrum=spectrum)
     c = SIGN_C if act.name == "sign" else linearised_constant(act)
     if spectrum is None:
-        values = np.where(r <= 1.0, 1.0 - r / (1.0 + c), 1.0 - r / (r + c))
+        values = np.where(r <= 1.0, 1.0 - r / (1.0 + c), c / (r + c))  # c/(r+c) = 1 - r/(r+c), no cancellation
     else:
         sigma = as_spectrum(spectrum)
         n = r.ravel() * sigma.size

@@ -81,7 +81,13 @@ def _check_inputs(B, A, activation, cov):
             )
     if cov is not None:
         cov = as_covariance(cov, d)
-    K_diag = np.einsum("ij,ij->i", B, B) if cov is None else np.einsum("ij,jk,ik->i", B, cov, B)
+    with np.errstate(over="ignore", invalid="ignore"):
+        K_diag = np.einsum("ij,ij->i", B, B) if cov is None else np.einsum("ij,jk,ik->i", B, cov, B)
+    if cov is not None and not np.all(np.isfinite(K_diag)):  # each of B and cov fits alone (as_matrix)
+        raise ValueError(
+            "B Sigma B^T overflows float64: the scale of B and cov together is too large "
+            f"(entries up to {np.abs(B).max():.3g} and {np.abs(cov).max():.3g}); rescale B or cov"
+        )
     dead = np.flatnonzero(K_diag <= 1e-300)
     if dead.size:
         raise ValueError(
