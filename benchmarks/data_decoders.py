@@ -87,8 +87,8 @@ def main(argv=None):
                 cells.append(cell)
                 for basis in cell["bases"]:
                     print(row(cell, basis), flush=True)
-    with open(args.json, "w") as fh:
-        json.dump({"cells": cells}, fh, indent=1)
+                with open(args.json, "w") as fh:  # after every cell: a long run keeps what it measured
+                    json.dump({"cells": cells}, fh, indent=1)
     print(f"wrote {args.json}")
 
 

@@ -373,3 +373,15 @@ def test_flat_frame_is_orthonormal_and_flat():
     np.testing.assert_allclose(np.sum(B**4, axis=1), 1 / 64)
     with pytest.raises(ValueError, match="power of 2"):
         flat_frame(48, 8)
+
+
+def test_init_flat_starts_from_flat_rows_and_needs_a_power_of_two():
+    from twolayer.simulations.model import init_params
+
+    B = init_params(64, 32, parametrization="untied", init="flat", seed=0)["B"]
+    np.testing.assert_allclose(np.abs(B), 1 / 8)
+    np.testing.assert_allclose(B @ B.T, np.eye(32), atol=1e-12)
+    with pytest.raises(ValueError, match="power of 2"):
+        RunConfig(data="bernoulli-gaussian:0.1", d=96, rate=0.5, init="flat")
+    with pytest.raises(ValueError, match="n <= d"):
+        RunConfig(data="bernoulli-gaussian:0.1", d=64, rate=1.5, init="flat")

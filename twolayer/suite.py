@@ -74,6 +74,7 @@ PREDICTIONS = (
     ("predicted_risk_spiked_mixture", "mix-s"),  # 1 - kappa (1 - predicted_risk_spiked)
     ("theory_encoder_gaussian_risk", "gauss-d"),  # exact Gaussian risk of the GD-optimal encoder at this d
     ("theory_encoder_mixture_risk", "mix-d"),  # its scale-mixture correction
+    ("theory_encoder_gmm_risk", "gmm-d"),  # its risk under a 4-component Gaussian mixture fitted to the training rows
 )
 #: flag -> what it warns about.
 FLAGS = {

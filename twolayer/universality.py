@@ -43,7 +43,11 @@ and two controls (``controls=True``) that separate the causes of a gap (theory/u
   covariance Sigma (method "population"), i.e. the Gaussian-optimal encoder for the data's
   second moments, with the least-squares decoder fitted on the REAL training codes, scored on
   the real test rows. ``theory_encoder_risk_gaussian_decoder`` uses the Gaussian optimal
-  decoder A*(B) = C M^{-1} instead (no fit on the data at all).
+  decoder A*(B) = C M^{-1} instead (no fit on the data at all). ``theory_encoder_gaussian_risk``
+  and ``theory_encoder_mixture_risk`` are its exact Gaussian risk and the scale-mixture
+  correction; ``theory_encoder_gmm_risk`` its exact risk (best linear decoder) under a
+  zero-mean Gaussian mixture of ``gmm_components`` components fitted to the training rows
+  (:mod:`twolayer.theory.gaussian_mixture`; None when n_train <= 2 d).
 
 Seed policy (one ``seed`` for everything): the split (and the patch sampler) use ``seed``;
 every training run initialises B from ``seed`` (the same B0 for the three encoders); the twin's
@@ -319,6 +323,7 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
     from .data.specs import parse_spec
     from .simulations import train
     from .theory import min_risk, optimal_decoder, population_risk
+    from .theory.gaussian_mixture import DATA_COMPONENTS
     from .theory.scale_mixture import estimate_kappa, mixture_risk
     from .theory.spiked import spiked_min_risk
 
@@ -394,7 +399,7 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
         "gaussian_twin_population_risk": None,
         "theory_encoder_risk": None, "theory_encoder_risk_stderr": None, "theory_encoder_train_risk": None,
         "theory_encoder_risk_gaussian_decoder": None, "theory_encoder_gaussian_risk": None,
-        "theory_encoder_mixture_risk": None,
+        "theory_encoder_mixture_risk": None, "theory_encoder_gmm_risk": None, "gmm_components": None,
     }
 
     final = record["final_risk"]
@@ -426,6 +431,8 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
                 Xte, pop.B, optimal_decoder(pop.B, activation=act, cov=split.cov), activation=act),
             theory_encoder_gaussian_risk=gauss,
             theory_encoder_mixture_risk=mixture_risk(gauss, kappa) if act.name == "sign" else None,
+            theory_encoder_gmm_risk=_gmm_risk(pop.B, Xtr, act),
+            gmm_components=DATA_COMPONENTS if n_train > 2 * d else None,
         )
         seconds["seconds_theory_encoder"] = time.perf_counter() - t0
 
@@ -434,6 +441,16 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
     if record_spectrum:
         record["spectrum"] = [float(v) for v in split.spectrum]
     return {k: _plain(v) for k, v in record.items()}, real
+
+
+def _gmm_risk(B, Xtr, act):
+    """Risk of B for a zero-mean Gaussian mixture fitted to the training rows (None when N <= 2 d)."""
+    from .theory.gaussian_mixture import DATA_COMPONENTS, fit_gaussian_mixture, gaussian_mixture_risk
+
+    if Xtr.shape[0] <= 2 * Xtr.shape[1]:
+        return None
+    covs, weights = fit_gaussian_mixture(Xtr, DATA_COMPONENTS, iterations=100)
+    return gaussian_mixture_risk(B, covs, weights, activation=act)
 
 
 def _plain(value):

@@ -11,7 +11,11 @@ Initialisations of an n x d matrix (rows of norm ~1, so that pre-activations are
 
 * ``"gaussian"``   -- iid N(0, 1/d);
 * ``"orthogonal"`` -- Haar-random orthonormal rows (n <= d), or orthonormal columns scaled
-  by sqrt(n/d) (n > d), so that B^T B = (n/d) I and the mean squared row norm is 1.
+  by sqrt(n/d) (n > d), so that B^T B = (n/d) I and the mean squared row norm is 1;
+* ``"flat"``       -- orthonormal rows with every entry +-1/sqrt(d), rows of a randomised
+  Hadamard matrix (:func:`twolayer.theory.structured.flat_frame`; d a power of 2, n <= d): the
+  orthonormal start whose projections of i.i.d. non-Gaussian data are closest to Gaussian
+  (theory/structured.md, "Where the finite-d excess comes from").
 
 Initial values are drawn in float64 with NumPy from ``seed``, so a seed fixes the start
 independently of the training dtype.
@@ -22,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 PARAMETRIZATIONS = ("untied", "tied", "optimal-decoder")
-INITS = ("gaussian", "orthogonal")
+INITS = ("gaussian", "orthogonal", "flat")
 
 
 def check_choice(value, accepted, what: str) -> str:
@@ -64,7 +68,7 @@ def init_matrix(rows: int, cols: int, init: str, rng: np.random.Generator) -> np
     ----------
     rows, cols : int
         Shape.
-    init : {"gaussian", "orthogonal"}
+    init : {"gaussian", "orthogonal", "flat"}
         Initialisation.
     rng : numpy.random.Generator
         Source of randomness.
@@ -80,6 +84,13 @@ def init_matrix(rows: int, cols: int, init: str, rng: np.random.Generator) -> np
         If ``init`` is not accepted.
     """
     check_choice(init, INITS, "init")
+    if init == "flat":
+        from ..theory.structured import flat_frame
+
+        if cols & (cols - 1) or rows > cols:
+            raise ValueError(f"init flat needs rows of a Hadamard matrix: d a power of 2 and n <= d; got a "
+                             f"{rows} x {cols} matrix (use init orthogonal)")
+        return flat_frame(cols, rows, seed=rng)
     G = rng.standard_normal((rows, cols))
     if init == "gaussian":
         return G / np.sqrt(cols)
@@ -101,7 +112,7 @@ def init_params(d: int, n: int, *, parametrization: str, init: str, seed: int) -
         Code size.
     parametrization : {"untied", "tied", "optimal-decoder"}
         Which parameters to create.
-    init : {"gaussian", "orthogonal"}
+    init : {"gaussian", "orthogonal", "flat"}
         Initialisation of B (and A for "untied").
     seed : int
         Seed of ``numpy.random.default_rng``.
