@@ -141,6 +141,9 @@ def test_on_gaussian_data_the_controls_agree(gaussian_record):
     assert rec["predicted_risk_spiked"] == pytest.approx(spiked_min_risk(0.5, rec["spectrum"]), rel=1e-12)
     assert rec["predicted_risk_spiked_mixture"] == pytest.approx(mixture_risk(rec["predicted_risk_spiked"], rec["kappa"]))
     assert rec["predicted_risk_spiked"] == pytest.approx(rec["theory_encoder_gaussian_risk"], rel=0.002)
+    # a Gaussian-mixture fit to Gaussian rows describes one Gaussian: the same risk, up to the fit's noise
+    assert rec["gmm_components"] == 4
+    assert rec["theory_encoder_gmm_risk"] == pytest.approx(rec["theory_encoder_gaussian_risk"], rel=0.01)
     gap = rec["theory_encoder_risk"] - rec["theory_encoder_gaussian_risk"]
     assert abs(gap) < 4 * rec["theory_encoder_risk_stderr"] + 0.005
     # the sample-trained encoder is no better than the theory-optimal one (beyond test noise)

@@ -323,7 +323,6 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
     from .data.specs import parse_spec
     from .simulations import train
     from .theory import min_risk, optimal_decoder, population_risk
-    from .theory.gaussian_mixture import DATA_COMPONENTS
     from .theory.scale_mixture import estimate_kappa, mixture_risk
     from .theory.spiked import spiked_min_risk
 
@@ -431,9 +430,8 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
                 Xte, pop.B, optimal_decoder(pop.B, activation=act, cov=split.cov), activation=act),
             theory_encoder_gaussian_risk=gauss,
             theory_encoder_mixture_risk=mixture_risk(gauss, kappa) if act.name == "sign" else None,
-            theory_encoder_gmm_risk=_gmm_risk(pop.B, Xtr, act),
-            gmm_components=DATA_COMPONENTS if n_train > 2 * d else None,
         )
+        record["theory_encoder_gmm_risk"], record["gmm_components"] = _gmm_risk(pop.B, Xtr, act)
         seconds["seconds_theory_encoder"] = time.perf_counter() - t0
 
     record.update({k: float(v) for k, v in seconds.items()})
@@ -444,13 +442,13 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
 
 
 def _gmm_risk(B, Xtr, act):
-    """Risk of B for a zero-mean Gaussian mixture fitted to the training rows (None when N <= 2 d)."""
+    """(risk of B for a zero-mean Gaussian mixture fitted to the training rows, its component count); Nones when N <= 2 d."""
     from .theory.gaussian_mixture import DATA_COMPONENTS, fit_gaussian_mixture, gaussian_mixture_risk
 
     if Xtr.shape[0] <= 2 * Xtr.shape[1]:
-        return None
+        return None, None
     covs, weights = fit_gaussian_mixture(Xtr, DATA_COMPONENTS, iterations=100)
-    return gaussian_mixture_risk(B, covs, weights, activation=act)
+    return gaussian_mixture_risk(B, covs, weights, activation=act), DATA_COMPONENTS
 
 
 def _plain(value):
