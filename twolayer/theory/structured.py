@@ -317,7 +317,7 @@ def orthonormal_finite_d_risk(B, law: Law, *, rotation=None) -> float:
     --------
     >>> B = np.eye(4)[:2]                       # rows e_1, e_2: m4 = 1, the identity-like encoder
     >>> round(orthonormal_finite_d_risk(B, Law("gaussian")), 6)     # 1 - 2r/pi at r = 1/2
-    0.681690
+    0.68169
     """
     B = np.asarray(B, dtype=np.float64)
     if B.ndim != 2 or B.shape[0] > B.shape[1]:
