@@ -57,8 +57,9 @@ def check_output_path(path, *, overwrite: bool = False, what: str = "output file
 
 
 def _is_sqlite(path: str) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+    from .data.formats import starts_with
+
+    return starts_with(path, _SQLITE_MAGIC)
 
 
 def check_database_path(path, what: str = "results database") -> str:

@@ -47,6 +47,12 @@ def _check_file(path: str, kind: str, what: str) -> None:
         raise DatasetError(f"{kind}: {path!r} is not a regular file (expected {what})." + where_to_get(kind))
 
 
+def starts_with(path: str, magic: bytes) -> bool:
+    """True when the file at ``path`` begins with the bytes ``magic`` (OSError if it cannot be opened)."""
+    with open(path, "rb") as fh:
+        return fh.read(len(magic)) == magic
+
+
 def is_gzip(path: str) -> bool:
     """True when the file starts with the gzip magic bytes 1f 8b (whatever its extension).
 
@@ -65,8 +71,7 @@ def is_gzip(path: str) -> bool:
     OSError
         If the file cannot be opened.
     """
-    with open(path, "rb") as fh:
-        return fh.read(2) == GZIP_MAGIC
+    return starts_with(path, GZIP_MAGIC)
 
 
 def is_npy(path: str) -> bool:
@@ -88,8 +93,7 @@ def is_npy(path: str) -> bool:
     OSError
         If the file cannot be opened.
     """
-    with open(path, "rb") as fh:
-        return fh.read(len(NPY_MAGIC)) == NPY_MAGIC
+    return starts_with(path, NPY_MAGIC)
 
 
 def _read_exact(fh, nbytes: int) -> bytes:
