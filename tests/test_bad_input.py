@@ -97,6 +97,8 @@ def inputs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     np.save(tmp_path / "huge.npy", np.array([1e308, 1e308, 1.0]))
     np.save(tmp_path / "text.npy", np.array(["a", "b", "c"]))
+    np.save(tmp_path / "complex.npy", np.array([2.0, 1.0, 0.5]) + 0j)  # imaginary parts 0: still refused
+    np.save(tmp_path / "complex_cov.npy", np.diag([2.0, 1.0, 0.5]) + 1j * np.eye(3))
     (tmp_path / "random.npy").write_bytes(np.random.default_rng(1).bytes(600))
     whole = cifar_archive(tmp_path / "whole.tar.gz").read_bytes()
     (tmp_path / "cut.tar.gz").write_bytes(whole[:20])
@@ -148,6 +150,10 @@ REFUSED = [
     # files that are not what they claim
     (["theory", "--spectrum", "random.npy", "--rate", "0.5"], ["random.npy", "not a .npy file", "numpy.save"]),
     (["theory", "--spectrum", "text.npy", "--rate", "0.5"], ["text.npy", "holds text", "eigenvalues"]),
+    # complex numbers (NumPy would drop the imaginary parts with only a warning)
+    (["theory", "--spectrum", "complex.npy", "--rate", "0.5"], ["complex.npy", "complex numbers", "real part"]),
+    (["theory", "--spectrum", "complex_cov.npy", "--rate", "0.5"], ["complex_cov.npy", "complex numbers", "a real matrix"]),
+    (["train", "--d", "3", "--rate", "1", "--spectrum", "complex.npy"], ["complex.npy", "complex numbers", "real part"]),
     (["train", "--data", "npy:random.npy", "--rate", "0.5"], ["random.npy", "not a .npy file"]),
     (["train", "--data", "cifar10:cut.tar.gz", "--rate", "0.1"], ["cut.tar.gz", "cut short", "cifar-10-python.tar.gz"]),
     (["train", "--data", "cifar10:crc.tar.gz", "--rate", "0.1"], ["crc.tar.gz", "CRC", "cifar-10-python.tar.gz"]),
@@ -226,6 +232,26 @@ def test_python_api_refuses_with_clear_value_errors():
     assert math.isfinite(gap.gap_db) and gap.ratio == math.inf
 
 
+def test_complex_arrays_are_refused_not_cast(recwarn):
+    """B, A, a covariance, a spectrum, rates or data with complex entries: a ValueError naming them, no ComplexWarning."""
+    from twolayer.simulations import train
+
+    B = np.random.default_rng(0).standard_normal((4, 8))
+    cases = [
+        (lambda: twolayer.population_risk(B + 0j), "B"),
+        (lambda: twolayer.population_risk(B, B.T + 1j), "A"),
+        (lambda: twolayer.population_risk(B, cov=np.eye(8) + 0j), "cov"),
+        (lambda: twolayer.min_risk(0.5, spectrum=np.ones(8) + 0j), "spectrum"),
+        (lambda: twolayer.min_risk(0.5, spectrum=[1.0, 2j]), "spectrum"),
+        (lambda: twolayer.min_risk(np.array([0.5 + 0j])), "rate"),
+        (lambda: train(8, 4, method="samples", data=np.ones((20, 8)) + 0j, steps=2), "data"),
+    ]
+    for call, name in cases:
+        with pytest.raises(ValueError, match=f"^{name}.* holds complex numbers .*real"):
+            call()
+    assert not [w for w in recwarn if issubclass(w.category, np.exceptions.ComplexWarning)]
+
+
 def test_a_big_grid_runs_with_yes(inputs, capsys, monkeypatch):
     """Above the threshold a sweep needs --yes; with it, it runs (and prints its run count first)."""
     monkeypatch.setattr(cli, "MAX_RUNS_WITHOUT_YES", RUNS - 1)
@@ -245,6 +271,7 @@ def test_a_big_grid_runs_with_yes(inputs, capsys, monkeypatch):
     (["train", "--d", "200000", "--rate", "1"], 2, ["TiB", "is available"]),
     (["results", "corrupt.sqlite"], 2, ["not a readable twolayer results database"]),
     (["train", "--rate", "0.5", "--rate", "1"], 2, ["given twice"]),
+    (["theory", "--spectrum", "complex.npy", "--rate", "0.5"], 2, ["complex.npy", "complex numbers"]),
 ])
 def test_the_console_command(inputs, argv, code, needles):
     """A representative few through ``python -m twolayer`` itself."""
@@ -253,6 +280,55 @@ def test_the_console_command(inputs, argv, code, needles):
     assert got == code
     assert_one_line(err, *needles)
     assert snapshot(inputs) == before
+
+
+def test_a_diverged_samples_run_fails_naming_the_step(inputs):
+    """sgd at lr = 1e3 on the smoothed sign: before, exit 0 and final_risk 0.80 (the refitted decoder's) while
+    the network as trained had risk 8e40; now exit 1, one line naming the step and a smaller lr."""
+    before = snapshot(inputs)
+    code, out, err = subprocess_cli("train", "--d", "32", "--rate", "0.5", "--method", "samples", "--optimizer", "sgd",
+                                    "--lr", "1e3", cwd=inputs)
+    assert code == 1 and not out
+    assert_one_line(err, "training diverged at step 1", "more than 1000 times", "lr=1000", "smaller learning rate",
+                    "lr=100")
+    assert snapshot(inputs) == before
+
+
+def test_a_full_disk_during_a_sweep_keeps_the_rows_and_a_rerun_resumes(inputs, capsys, monkeypatch):
+    """SQLite's "database or disk is full" at a write (its page limit, max_page_count, on the store's connection):
+    exit 1, one line saying the rows already written are intact and that a rerun resumes; the rows are kept, and
+    the same command then completes the sweep with no run lost or duplicated."""
+    db = inputs / "full.sqlite"
+    with ResultStore(db) as store:  # the empty store: its pages are the limit's base
+        base = store.conn.execute("PRAGMA page_count").fetchone()[0]
+    connect = sqlite3.connect
+
+    def small_disk(path, *args, **kwargs):
+        conn = connect(path, *args, **kwargs)
+        if os.fspath(path) == str(db) or os.fspath(path) == "full.sqlite":
+            conn.execute(f"PRAGMA max_page_count = {base + 2}")
+        return conn
+
+    argv = ["sweep", "spec.toml", "--out", "full.sqlite", "--workers", "1", "--run-fn", "twolayer.sweep.fakes:fake_run",
+            "--no-progress"]
+    monkeypatch.setattr(sqlite3, "connect", small_disk)
+    assert count_rows(db) == 0
+    code, _, err = in_process(capsys, *argv)
+    monkeypatch.setattr(sqlite3, "connect", connect)  # the space is back
+    kept = count_rows(db)
+    assert code == 1
+    line = assert_one_line(err, "full.sqlite", "database or disk is full", f"the {kept} rows already written are "
+                           "intact", "run the same command again to resume")
+    assert "Traceback" not in line and 0 < kept < RUNS
+    with ResultStore(db, create=False) as store:
+        first = {row["run_key"]: row for row in store.rows()}
+    code, out, _ = in_process(capsys, *argv)
+    assert code == 0 and f"{RUNS - kept} of {RUNS} runs to go ({kept} done)" in out
+    with ResultStore(db, create=False) as store:
+        rows = store.rows()
+    assert count_rows(db) == len(rows) == len({row["run_key"] for row in rows}) == RUNS
+    assert all(row["status"] == "done" for row in rows)
+    assert all(row == first[row["run_key"]] for row in rows if row["run_key"] in first)  # the kept rows untouched
 
 
 # ----------------------------------------------------------------------------- signals

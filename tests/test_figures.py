@@ -135,3 +135,34 @@ def test_sparse_decoders_figure(quick_figures):
         bayes, amp, den, lin = (float(r[k]) for k in ("bayes", "amp3", "denoiser", "linear_refit"))
         assert bayes <= 1.02 * amp and amp <= 1.02 * den and den <= 1.02 * lin
         assert bayes == pytest.approx(bayes_risk(Law("bernoulli-gaussian", float(r["P"])), 0.5), rel=0.25)
+
+
+def test_learning_curves_figure(quick_figures):
+    """The theory lines are the exact Marchenko-Pastur curves (linear) and the spectral map's limit (sign);
+    at the largest d the simulated curves lie within 1.5e-3 (linear, d = 192) and 0.5 % (sign, d = 256) of them."""
+    from twolayer.theory.linear_dynamics import marchenko_pastur_curve
+    from twolayer.theory.sign_dynamics import limit_curve
+
+    rows = read_csv(quick_figures / "learning-curves.csv")
+    theory = [r for r in rows if r["kind"] == "theory"]
+    for r in theory[::37]:
+        t = float(r["time"])
+        if r["panel"] == "linear":
+            noise = 0.0 if r["series"] == "plain" else 0.25
+            expected = marchenko_pastur_curve([t], 0.25, 0.1, noise=noise)[0]
+        else:
+            expected = limit_curve([t], float(r["series"].split("= ")[1]), 0.03)[0]
+        assert float(r["risk"]) == pytest.approx(expected, abs=1e-12)
+    sims = [r for r in rows if r["kind"] == "simulation"]
+    for panel, tol in (("linear", 1.5e-3), ("sign", 5e-3)):
+        largest = max(int(r["d"]) for r in sims if r["panel"] == panel)
+        for series in {r["series"] for r in sims if r["panel"] == panel}:
+            pts = [r for r in sims if r["panel"] == panel and r["series"] == series and int(r["d"]) == largest]
+            t = np.array([float(r["time"]) for r in pts])
+            sim = np.array([float(r["risk"]) for r in pts])
+            if panel == "linear":
+                pred = marchenko_pastur_curve(t, 0.25, 0.1, noise=0.0 if series == "plain" else 0.25)
+                assert np.max(np.abs(sim - pred)) < tol
+            else:
+                pred = limit_curve(t, float(series.split("= ")[1]), 0.03)
+                assert np.max(np.abs(sim - pred) / pred) < tol

@@ -16,10 +16,31 @@ MAX_RATE = 1e300
 
 def _numeric(arr: np.ndarray, name: str, what: str) -> None:
     """ValueError when ``arr`` holds text, bytes, objects or records instead of numbers (NumPy would
-    say only that it cannot convert them, or convert numeric text silently)."""
+    say only that it cannot convert them, or convert numeric text silently), or complex numbers."""
     if arr.dtype.kind not in "biufc":
         held = {"U": "text", "S": "bytes", "O": "Python objects", "V": "records"}.get(arr.dtype.kind, "dates or times")
         raise ValueError(f"{name} holds {held} (dtype {arr.dtype}), not numbers; expected {what}")
+    _not_complex(arr, name, what)
+
+
+def _not_complex(x, name: str, what: str) -> None:
+    """ValueError when ``x`` (an array, or anything NumPy reads as one) holds complex numbers.
+
+    NumPy would cast them to float64 with only a ``ComplexWarning``, dropping the imaginary parts; every
+    quantity here (covariances, encoders, decoders, rates, data) is real, so they are refused, even
+    when every imaginary part is 0.
+    """
+    dtype = getattr(x, "dtype", None)
+    if dtype is None and isinstance(x, (list, tuple, complex)):
+        try:
+            dtype = np.asarray(x).dtype
+        except (TypeError, ValueError):  # ragged or mixed: the conversion that follows says what is wrong
+            return
+    if dtype is not None and np.dtype(dtype).kind == "c":
+        raise ValueError(
+            f"{name} holds complex numbers (dtype {np.dtype(dtype)}); expected {what}: use its real part "
+            "(x.real) if the imaginary parts are meant to be 0"
+        )
 
 
 def _scale_fits(arr: np.ndarray, name: str) -> None:
@@ -60,7 +81,7 @@ def as_matrix(x, name: str, *, shape: tuple | None = None) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``x`` is not numeric, not 2-D, empty, of the wrong shape, or has NaN or inf entries.
+        If ``x`` is not numeric (or is complex), not 2-D, empty, of the wrong shape, or has NaN or inf entries.
 
     Examples
     --------
@@ -69,6 +90,7 @@ def as_matrix(x, name: str, *, shape: tuple | None = None) -> np.ndarray:
     """
     if isinstance(x, np.ndarray):
         _numeric(x, name, "a real matrix")
+    _not_complex(x, name, "a real matrix")
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -108,7 +130,8 @@ def as_spectrum(spectrum, name: str = "spectrum") -> np.ndarray:
     Raises
     ------
     ValueError
-        If it is not numeric, not a non-empty 1-D vector, has NaN or inf, a more negative entry, or a zero sum.
+        If it is not numeric (or is complex), not a non-empty 1-D vector, has NaN or inf, a more negative entry,
+        or a zero sum.
 
     Examples
     --------
@@ -117,6 +140,7 @@ def as_spectrum(spectrum, name: str = "spectrum") -> np.ndarray:
     """
     if isinstance(spectrum, np.ndarray):
         _numeric(spectrum, name, "a vector of eigenvalues")
+    _not_complex(spectrum, name, "a vector of real eigenvalues")
     try:
         arr = np.asarray(spectrum, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -270,7 +294,7 @@ def as_rates(rates, name: str = "rate") -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``rates`` is not numeric, is empty, or has an entry that is not finite, is <= 0 or is above
+        If ``rates`` is not numeric (or is complex), is empty, or has an entry that is not finite, is <= 0 or is above
         :data:`MAX_RATE`.
 
     Examples
@@ -278,6 +302,7 @@ def as_rates(rates, name: str = "rate") -> np.ndarray:
     >>> as_rates([0.5, 1]).tolist(), as_rates(2).shape
     ([0.5, 1.0], ())
     """
+    _not_complex(rates, name, "positive real numbers (r = n/d)")
     try:
         arr = np.asarray(rates, dtype=np.float64)
     except (TypeError, ValueError) as exc:

@@ -277,6 +277,8 @@ def _cmd_theory(args) -> int:
     source, spectrum, kappa, info, cfg = _theory_source(args)
     law = parse_source(cfg.data)[0] if cfg.source_kind == "structured" else None
     records = theory_records(args.rate, args.activation or "sign", spectrum, kappa, law, cfg.decoder)
+    if info is not None and "n_train" in info:
+        _flag_few_samples(records, info["n_train"], spectrum.size)
     if args.json:
         for rec in records:
             rec.update(info or {})
@@ -308,27 +310,63 @@ def _cmd_theory(args) -> int:
     _note_underflow(records)
     if records[0]["activation"] != "sign":
         print("Shannon's D(r) assumes r bits per dimension; only sign codes are 1 bit per neuron, so no gap is shown.")
+    if info is not None and "n_train" in info:
+        _warn_few_samples(records, info["n_train"], spectrum.size)
     return 0
+
+
+def _flag_few_samples(records: list[dict], n_train: int, d: int) -> None:
+    """``few_samples`` and ``few_samples_warning`` of each rate's record (:mod:`twolayer.universality`'s rule)."""
+    from .universality import few_samples_flags, few_samples_warning
+
+    for rec in records:
+        n = round(rec["rate"] * d) or None  # n = 0 is refused by a run; no code-size check then
+        rec["few_samples"] = few_samples_flags(n, n_train, d)
+        rec["few_samples_warning"] = few_samples_warning(n, n_train, d)
+
+
+def _warn_few_samples(records: list[dict], n_train: int, d: int) -> None:
+    """The warnings of :func:`_flag_few_samples` as text: the covariance's once, the code size's per rate."""
+    from .universality import few_samples_warning
+
+    singular = few_samples_warning(None, n_train, d)
+    if singular:
+        print(f"warning: {singular}")
+    for rec in records:
+        overfit = few_samples_warning(round(rec["rate"] * d) or None, n_train, None)
+        if overfit:
+            print(f"warning (r = {rec['rate']:g}): {overfit}")
 
 
 # ----------------------------------------------------------------------------- train
 #: what ``twolayer train`` prints (key, format) after the header line.
-GAUSSIAN_KEYS = [("final_risk", ".6f"), ("predicted_risk", ".6f"), ("relative_gap", ".3%"),
+GAUSSIAN_KEYS = [("final_risk", ".6f"), ("trained_network_risk", ".6f"), ("refitted_decoder_risk", ".6f"),
+                 ("predicted_risk", ".6f"), ("relative_gap", ".3%"),
                  ("frame_spectrum_error", ".4f"), ("polar_alignment", ".4f"), ("decoder_distance", ".3g"),
-                 ("final_risk_trained_decoder", ".6f"), ("steps", "d"), ("seconds", ".2f"), ("saved_params", "s")]
-STRUCTURED_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("predicted_risk", ".6f"), ("relative_gap", ".3%"),
+                 ("final_risk_denoising", ".6f"), ("flow_time", ".4g"), ("curve_gap_map", ".2e"),
+                 ("curve_gap_flow", ".2e"), ("curve_gap_limit", ".2e"),
+                 ("steps", "d"), ("seconds", ".2f"), ("saved_params", "s")]
+STRUCTURED_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("trained_network_risk", ".6f"),
+                   ("refitted_decoder_risk", ".6f"), ("predicted_risk", ".6f"), ("relative_gap", ".3%"),
                    ("risk_linear", ".6f"), ("risk_linear_refit", ".6f"), ("risk_denoiser", ".6f"),
                    ("risk_learned_denoiser", ".6f"), ("encoder_localisation", ".3f"),
                    ("predicted_risk_linear", ".6f"), ("predicted_risk_denoiser", ".6f"),
                    ("predicted_risk_denoiser_given_linear", ".6f"), ("effective_sigma2", ".4f"),
                    ("predicted_sigma2", ".4f"), ("gaussian_equivalent_risk", ".6f"), ("steps", "d"), ("seconds", ".1f"),
                    ("saved_params", "s")]
-DATA_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("train_risk", ".6f"), ("predicted_risk", ".6f"),
+DATA_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("train_risk", ".6f"),
+             ("trained_network_train_risk", ".6f"), ("refitted_decoder_risk", ".6f"), ("predicted_risk", ".6f"),
              ("kappa", ".4f"), ("predicted_risk_mixture", ".6f"), ("predicted_risk_spiked", ".6f"),
              ("predicted_risk_spiked_mixture", ".6f"), ("risk_linear", ".6f"), ("risk_learned_denoiser", ".6f"),
              ("risk_prior_denoiser", ".6f"), ("risk_vamp", ".6f"), ("risk_amp_start", ".6f"), ("risk_amp", ".6f"),
              ("gaussian_twin_risk", ".6f"), ("theory_encoder_risk", ".6f"), ("steps", "d"), ("seconds", ".1f"),
              ("saved_params", "s")]
+#: what the risk lines of ``twolayer train`` measure, printed beside them.
+RISK_NOTES = {
+    "trained_network_risk": "the network as trained, its own decoder",
+    "trained_network_train_risk": "the network as trained, its own decoder, on the training rows",
+    "refitted_decoder_risk": "its encoder with the refitted decoder",
+}
 
 
 def _cmd_train(args) -> int:
@@ -338,6 +376,12 @@ def _cmd_train(args) -> int:
     if "rate" not in given and "n" not in given:
         raise CommandLineError("twolayer train: give --rate or --n")
     cfg = run_options.RunConfig.from_dict(given, "twolayer train")
+    if cfg.d is not None:  # a run silent for long (set-up, compilation, first steps) says so at once
+        from ._resources import large_run_note
+
+        large = large_run_note(cfg.d, cfg.code_size(), cfg.method, cfg.steps, cfg.batch_size)
+        if large:
+            print(f"twolayer: {large}", file=sys.stderr, flush=True)
     if cfg.d is not None and cfg.rate is not None and not math.isclose(cfg.code_size() / cfg.d, cfg.rate, rel_tol=1e-9):
         print(f"note: n = round(rate * d) = {cfg.code_size()}, so r = n/d = {cfg.code_size() / cfg.d:.6g}",
               file=sys.stderr)
@@ -358,7 +402,56 @@ def _cmd_train(args) -> int:
     )
     for key, spec in keys:
         if record.get(key) is not None:
-            print(f"  {key:<38} {format(record[key], spec)}")
+            note = f"  ({RISK_NOTES[key]})" if key in RISK_NOTES else ""
+            print(f"  {key:<38} {format(record[key], spec)}{note}")
+    if record.get("few_samples_warning"):
+        print(f"warning: {record['few_samples_warning']}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- dynamics
+#: the run options ``twolayer dynamics`` takes from the option table.
+DYNAMICS_OPTIONS = ("rate", "n", "d", "activation", "init", "init_scale", "start", "noise", "weight_decay", "lr", "seed")
+DEFAULT_TIMES = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0]
+
+
+def _cmd_dynamics(args) -> int:
+    from .learning_curves import dynamics_records
+
+    given = run_options.from_arguments(args, DYNAMICS_OPTIONS)
+    if "rate" not in given and "n" not in given:
+        raise CommandLineError("twolayer dynamics: give --rate (or --n with --d)")
+    if "n" in given and "d" not in given:
+        raise CommandLineError("twolayer dynamics: --n needs --d (without --d the curve is the proportional limit "
+                               "at a rate)")
+    given.setdefault("activation", "linear")
+    if given["activation"] == "linear":
+        given.setdefault("start", "tied")
+    elif "start" in given:
+        raise CommandLineError("twolayer dynamics: --start applies to the linear autoencoder (its trained decoder); "
+                               f"the {given['activation']} curve is for the optimal decoder")
+    finite = "d" in given
+    # the same rules as a train run with --theory-curve (the parametrisation of the activation's curve)
+    needs = run_options.CURVE_NEEDS.get(given["activation"], {"parametrization": None})
+    try:
+        cfg = run_options.RunConfig.from_dict(
+            {**given, "parametrization": needs["parametrization"], "theory_curve": True}, "twolayer dynamics")
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("theory_curve: ", "dynamics: ")) from None
+    records = dynamics_records(cfg, args.times, finite=finite)
+    if args.json:
+        print(json.dumps(records, indent=2))
+        return 0
+    rec = records[0]
+    noise = f", input noise s^2 = {cfg.noise:g}" if cfg.noise else ""
+    decay = f", weight decay {cfg.weight_decay:g}" if cfg.weight_decay else ""
+    start = {"tied": "tied start A(0) = B(0)^T", "independent": "independent start A(0), B(0)",
+             None: "optimal decoder"}[cfg.start]
+    print(f"{cfg.activation.capitalize()} autoencoder, {start}, B(0) = {cfg.init_scale:g} x init {cfg.init}, r = "
+          f"{rec['rate']:.4g}{noise}{decay}; isotropic Gaussian source")
+    print(f"prediction: {rec['prediction']}; t = gradient-flow time of L = E|x - x_hat|^2 / 2 "
+          "(train: t = 2 lr x steps); risk = E|x - x_hat|^2 / E|x|^2")
+    print(_format_table(records, [("time", "t", ".4g"), ("risk", "risk", ".6f")]))
     return 0
 
 
@@ -587,6 +680,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON record, no progress bar (default: a summary)")
     p.set_defaults(func=_cmd_train)
 
+    p = sub.add_parser("dynamics", help="predicted learning curve R(t) of gradient descent, without simulating",
+                       description="The learning curve of population gradient descent on the isotropic Gaussian "
+                                   "(theory/dynamics.md): for the linear autoencoder, exact from a tied start and a "
+                                   "small-init approximation from an independent one; for the sign autoencoder with "
+                                   "the optimal decoder, the spectral flow (derived). The proportional limit "
+                                   "(Marchenko-Pastur) "
+                                   "or, with --d, the finite-d curve of the start that 'twolayer train --seed' draws; "
+                                   "with --lr the discrete gradient-descent map instead of the flow.")
+    run_options.add_arguments(p, DYNAMICS_OPTIONS, overrides={
+        "activation": {"help": "activation sigma of the code: linear (exact curves) or sign (the spectral flow with "
+                                "the optimal decoder, derived) (default: linear)"},
+        "d": {"help": "input dimension: the finite-d curve (default: the proportional limit)"},
+        "lr": {"help": "learning rate of 'twolayer train' (step 2 lr on L): the discrete map (default: the flow)"},
+        "start": {"help": "linear: start of the decoder, tied A(0) = B(0)^T (exact) or independent (a small-init "
+                           "approximation) (default: tied)"}})
+    p.add_argument("--times", type=float, nargs="+", default=DEFAULT_TIMES, metavar="T",
+                   help=f"flow times (default: {' '.join(f'{t:g}' for t in DEFAULT_TIMES)})")
+    p.add_argument("--json", action="store_true", help="print a JSON list of records with time and risk (default: a table)")
+    p.set_defaults(func=_cmd_dynamics)
+
     p = sub.add_parser("sweep", help="run a grid of train runs from a TOML spec into an SQLite store (resumable)")
     p.add_argument("spec", metavar="SPEC.toml", help="the sweep spec (keys: the options of 'twolayer train')")
     p.add_argument("--out", required=True, metavar="RESULTS.sqlite", help="results database (created if missing)")
@@ -640,7 +753,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("figure", help="build one reproduce-figure (PNG, PDF and the CSV of its numbers)")
     p.add_argument("name", metavar="NAME",
-                   help="risk-vs-rate, finite-size, features, anisotropic, universality, phase-transition, sparse-decoders")
+                   help="risk-vs-rate, finite-size, features, anisotropic, universality, phase-transition, "
+                        "sparse-decoders, learning-curves")
     p.add_argument("--out", default="figures", help="output folder (default: figures)")
     p.add_argument("--quick", action="store_true", help="small sizes, seconds to a minute (default: full size)")
     p.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")

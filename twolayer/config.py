@@ -42,8 +42,8 @@ from typing import Any
 
 from .activations import ACTIVATIONS
 from .data_decoders import BASES
-from .simulations.model import INITS, PARAMETRIZATIONS
-from .simulations.optim import DEFAULT_OPTIMIZER, DEFAULT_SCHEDULE, OPTIMIZERS, SCHEDULES
+from .simulations.model import INITS, PARAMETRIZATIONS, STARTS
+from .simulations.optim import DEFAULT_LR, DEFAULT_OPTIMIZER, DEFAULT_SCHEDULE, OPTIMIZERS, SCHEDULES
 from .simulations.training import DTYPES, METHODS
 
 #: default input dimension of the Gaussian source and the structured sources.
@@ -174,29 +174,32 @@ class Integer:
 
 @dataclass(frozen=True)
 class Number:
-    """A real option in the open interval (``low``, ``high``).
+    """A real option in the open interval (``low``, ``high``), or [``low``, ``high``) with ``closed``.
 
     Parameters
     ----------
     low : float
-        Exclusive lower bound (default 0).
+        Lower bound, exclusive unless ``closed`` (default 0).
     high : float
         Exclusive upper bound (default ``math.inf``: any finite number above ``low``).
+    closed : bool
+        Whether ``low`` itself is accepted (default False).
 
     Examples
     --------
-    >>> Number().check(2), Number(0.0, 1.0).from_text("0.25")
-    (2.0, 0.25)
+    >>> Number().check(2), Number(0.0, 1.0).from_text("0.25"), Number(closed=True).check(0)
+    (2.0, 0.25, 0.0)
     """
 
     low: float = 0.0
     high: float = math.inf  # exclusive bounds: (low, high)
+    closed: bool = False  # [low, high)
 
     @property
     def accepts(self) -> str:
         """What is accepted, for messages (``"a finite number > LOW"`` or ``"a number strictly between ..."``)."""
         if math.isinf(self.high):
-            return f"a finite number > {self.low:g}"
+            return f"a finite number {'>=' if self.closed else '>'} {self.low:g}"
         return f"a number strictly between {self.low:g} and {self.high:g}"
 
     def check(self, value):
@@ -220,7 +223,7 @@ class Number:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"expected {self.accepts}, got {value!r}")
         x = float(value)
-        if not (math.isfinite(x) and self.low < x < self.high):
+        if not (math.isfinite(x) and (self.low < x or (self.closed and x == self.low)) and x < self.high):
             raise ValueError(f"expected {self.accepts}, got {value!r}")
         return x
 
@@ -596,6 +599,12 @@ _OPTIONS = [
            default_text="optimal-decoder for population, untied for samples"),
     Option("init", Choice(INITS), "gaussian", "initialisation of the encoder B (flat: rows of a randomised "
            "Hadamard matrix, entries +-1/sqrt(d); needs d a power of 2 and n <= d)", "model"),
+    Option("init_scale", Number(), 1.0, "eps multiplying the initial B and A: B(0) = eps G / sqrt(d) for init gaussian",
+           "model", applies="gaussian"),
+    Option("start", Choice(STARTS), "independent",
+           "start of a trained decoder (parametrization untied): independent (its own draw) or tied (A(0) = B(0)^T, "
+           "the start of the exact linear learning curves); stored as None for the other parametrisations",
+           "model", applies="gaussian"),
     Option("decoder", Text(", ".join(DECODERS), _decoder_spec), "linear",
            "decoder after the code: linear (trained A; least squares on a data set), denoiser (the law's MMSE "
            "denoiser on the best linear reconstruction), learned-denoiser (isotonic regression per coordinate, no "
@@ -622,6 +631,16 @@ _OPTIONS = [
     Option("schedule", Choice(SCHEDULES), None, "learning-rate schedule", "training",
            default_text="constant for population, cosine for samples"),
     Option("steps", Integer(1), 2000, "step budget", "training"),
+    Option("time", Number(), None,
+           "run to gradient-flow time t of L = E|x - x_hat|^2 / 2 instead of a step budget: steps = round(t / (2 lr)) "
+           "(population, sgd, constant schedule; theory/dynamics.md)", "training", applies="gaussian",
+           default_text="none: steps"),
+    Option("noise", Number(closed=True), 0.0,
+           "denoising: input-noise variance tau^2, relative to the per-coordinate variance (the encoder sees "
+           "x + tau eps, the target is x)", "training", applies="gaussian"),
+    Option("weight_decay", Number(closed=True), 0.0,
+           "gamma: the objective is d R + gamma (|A|_F^2 + |B|_F^2) on the standardised source (not with "
+           "parametrization optimal-decoder)", "training", applies="gaussian"),
     Option("batch_size", Integer(1), 256, "minibatch size", "training", applies="samples"),
     Option("tol", Number(), None, "stop when the relative improvement over 100 steps falls below this", "training",
            applies="gaussian"),
@@ -645,6 +664,12 @@ _OPTIONS = [
            applies="structured"),
     # -- output
     Option("record_spectrum", Boolean(), False, "list the source's eigenvalues in the record", "output"),
+    Option("theory_curve", Boolean(), False,
+           "record the learning curve beside its prediction, on the isotropic source with method population, sgd "
+           "and a constant schedule: activation linear with parametrization untied (exact for start tied, a "
+           "small-init approximation for start independent), or activation sign with the optimal decoder (the "
+           "spectral flow, derived); theory/dynamics.md", "output",
+           applies="gaussian"),
     Option("save_params", Text("a file name ending in .npz", _output_path), None,
            "save the trained A, B, the start B0 and the record to this .npz file ({rate}, {seed}, ...: "
            "the run's options)", "output", identity=False),
@@ -755,12 +780,57 @@ def _resolve(values: dict) -> dict:
     v["schedule"] = v["schedule"] or DEFAULT_SCHEDULE[v["method"]]
     if v["d"] is not None and v["rate"] is not None:
         code_size(v["rate"], v["d"])  # n >= 1
+    _resolve_dynamics(v, given)
     if v["init"] == "flat" and v["d"] is not None:
         n = v["n"] if v["n"] is not None else code_size(v["rate"], v["d"])
         if v["d"] & (v["d"] - 1) or n > v["d"]:
             raise ValueError(f"init flat takes rows of a Hadamard matrix: it needs d a power of 2 and n <= d; "
                              f"got d = {v['d']}, n = {n} (use init orthogonal or gaussian)")
     return v
+
+
+#: what a predicted learning curve needs (``theory_curve``), per activation: option -> required value.
+CURVE_NEEDS = {
+    activation: {"parametrization": parametrization, "spectrum": None, "method": "population", "optimizer": "sgd",
+                 "schedule": "constant"}
+    for activation, parametrization in (("linear", "untied"), ("sign", "optimal-decoder"))
+}
+
+
+def _resolve_dynamics(v: dict, given: list) -> None:
+    """start, weight_decay, time and theory_curve against the parametrisation and the optimiser (in place)."""
+    if v["parametrization"] != "untied" and v["start"] is not None:
+        if "start" in given:
+            raise ValueError(f"start applies to a trained decoder (parametrization untied), got parametrization "
+                             f"{v['parametrization']!r}; add parametrization = untied")
+        v["start"] = None
+    if v["weight_decay"] and v["parametrization"] == "optimal-decoder":
+        raise ValueError("weight_decay penalises the trained parameters; with parametrization optimal-decoder the "
+                         "decoder is not one of them: use parametrization untied or tied")
+    if v["time"] is not None:
+        if (v["method"], v["optimizer"], v["schedule"]) != ("population", "sgd", "constant"):
+            raise ValueError("time is the gradient-flow time of plain gradient descent: it needs method population, "
+                             f"optimizer sgd and schedule constant; got {v['method']}, {v['optimizer']}, {v['schedule']}")
+        lr = v["lr"] if v["lr"] is not None else DEFAULT_LR[("population", "sgd")]
+        steps = max(1, round(v["time"] / (2.0 * lr)))
+        if "steps" in given and v["steps"] != steps:  # a resolved configuration gives both, and they agree
+            raise ValueError(f"give steps or time, not both (time {v['time']:g} at lr {lr:g} sets steps = "
+                             f"round(time / (2 lr)) = {steps}, and steps is {v['steps']})")
+        v["steps"] = steps
+    if v["theory_curve"]:
+        if v["activation"] not in CURVE_NEEDS:
+            raise ValueError(f"theory_curve: the learning curve is predicted for activation linear or sign, got "
+                             f"{v['activation']!r} (theory/dynamics.md)")
+        needs = CURVE_NEEDS[v["activation"]]
+        wrong = [f"{k} = {v[k]}" for k, need in needs.items()
+                 if v[k] != need and not (k == "spectrum" and v[k] == "isotropic")]
+        if wrong:
+            need = ", ".join(f"{k} {'isotropic' if x is None else x}" for k, x in needs.items())
+            raise ValueError(f"theory_curve: the {v['activation']} autoencoder's learning curve is predicted for "
+                             f"{need}; got {', '.join(wrong)} (theory/dynamics.md)")
+        if v["activation"] == "sign" and v["noise"]:
+            raise ValueError("theory_curve: the sign autoencoder's spectral flow is derived without input noise; "
+                             "use noise = 0")
 
 
 @dataclass(frozen=True)

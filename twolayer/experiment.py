@@ -79,10 +79,30 @@ def run(config, *, progress: bool = False) -> dict:
         record, result = run_structured(config, progress)
     else:
         record, result = _run_gaussian(config, progress)
+    _name_risks(record, kind)
     if save_to is not None:
         np.savez(save_to, A=result.A, B=result.B, B0=result.B0, record=json.dumps(record))
         record["saved_params"] = save_to
     return record
+
+
+def _name_risks(record: dict, kind: str) -> None:
+    """Give every record the risk of the network as trained and of its encoder with a refitted decoder.
+
+    ``trained_network_risk``: the trained (A, B) itself -- for the Gaussian source its exact risk (the
+    decoder A*(B) is part of the network with parametrization optimal-decoder), for a structured source
+    the trained decoder's risk under the law (``risk_linear``); for a data set its training-row risk
+    ``trained_network_train_risk`` (the test rows are scored with refitted decoders only).
+    ``refitted_decoder_risk``: the same encoder with the refitted decoder (A*(B), the least-squares
+    decoder on the training rows, or the best linear decoder under the law); None when nothing is refitted.
+    ``final_risk`` keeps its meaning (the refitted decoder's for samples runs with an untied decoder).
+    """
+    if kind == "structured":
+        record["trained_network_risk"] = record.get("risk_linear")
+        record["refitted_decoder_risk"] = record.get("risk_linear_refit")
+    elif kind == "gaussian":
+        record.setdefault("trained_network_risk", record.get("final_risk"))
+        record.setdefault("refitted_decoder_risk", None)
 
 
 def _run_gaussian(config, progress):
@@ -94,13 +114,28 @@ def _run_gaussian(config, progress):
         name, arr = load_spectrum(config.spectrum, config.d)
         if arr is not None:
             source[name] = arr
+    every = 0
+    if config.theory_curve:
+        from .learning_curves import record_every
+
+        every = record_every(config.steps)
     result = train(
         config.d, config.code_size(), activation=config.activation, method=config.method,
         steps=config.steps, optimizer=config.optimizer, lr=config.lr, schedule=config.schedule,
         batch_size=config.batch_size or 256, tol=config.tol, parametrization=config.parametrization,
-        init=config.init, seed=config.seed, dtype=config.dtype, progress=progress, **source,
+        init=config.init, init_scale=config.init_scale, start=config.start or "independent", noise=config.noise,
+        weight_decay=config.weight_decay, seed=config.seed, dtype=config.dtype, progress=progress,
+        record_every=every, **source,
     )
     record = result.as_record()
+    if config.method == "population" and config.optimizer == "sgd" and config.schedule == "constant":
+        from .theory.linear_dynamics import time_of_steps
+
+        record["flow_time"] = time_of_steps(result.steps, result.config["lr"])  # t of L = E|x - x_hat|^2 / 2
+    if config.theory_curve:
+        from .learning_curves import curve_record
+
+        record.update(curve_record(result, config))
     record["data"] = "gaussian"
     record["spectrum_name"] = config.spectrum or "isotropic"
     if config.record_spectrum:

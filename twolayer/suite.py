@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 from .config import OPTIONS, RunConfig, code_size, source_kind
 from .sweep import ResultStore, SweepReport, SweepSpec, run_key, run_sweep, spec_from_dict
+from .universality import FEW_SAMPLES, few_samples_flags
 
 __all__ = [
     "DEFAULT_DATA",
@@ -78,8 +79,7 @@ PREDICTIONS = (
 )
 #: flag -> what it warns about.
 FLAGS = {
-    "n_train<d": "fewer training items than dimensions: the training covariance is singular",
-    "n>=n_train/2": "code size at least half the training items: the least-squares decoder can overfit",
+    **FEW_SAMPLES,  # n_train<d, n>=n_train/2: the one sample-size rule of data runs
     "top_eig>50%": "one eigenvalue holds more than half the variance: the allocation formula is optimistic",
     "kappa_raw>1": "norms more concentrated than a Gaussian's (kappa_raw above 1 by 3 standard errors): "
                    "not a scale mixture",
@@ -262,12 +262,7 @@ def cell_flags(record: dict) -> list:
     >>> cell_flags({"n": 64, "n_train": 100, "d": 640})
     ['n_train<d', 'n>=n_train/2']
     """
-    flags = []
-    n, n_train, d = record.get("n"), record.get("n_train"), record.get("d")
-    if n_train is not None and d is not None and n_train < d:
-        flags.append("n_train<d")
-    if n is not None and n_train is not None and n >= n_train / 2:
-        flags.append("n>=n_train/2")
+    flags = few_samples_flags(record.get("n"), record.get("n_train"), record.get("d"))
     if (record.get("top_eigenvalue_fraction") or 0.0) > 0.5:
         flags.append("top_eig>50%")
     raw, se = record.get("kappa_raw"), record.get("kappa_stderr")

@@ -13,7 +13,9 @@ trace d), it measures
 
   (:func:`heldout_risk`; numerator and denominator over the SAME test rows, i.e. the plug-in
   estimate of E||x - x_hat||^2 / E||x||^2 on the test distribution); ``train_risk`` is the
-  same ratio over the training rows;
+  same ratio over the training rows; the same two are ``refitted_decoder_risk`` and
+  ``refitted_decoder_train_risk``, beside ``trained_network_train_risk``, the training-row risk of
+  the network as trained (its own decoder, before the refit);
 * ``predicted_risk`` = :func:`twolayer.theory.min_risk` (rate, spectrum of Sigma): the
   Gaussian theory for N(0, Sigma), the same second moments as the data;
 * ``kappa`` = :func:`~twolayer.theory.scale_mixture.estimate_kappa` (training rows; clipped
@@ -49,6 +51,10 @@ and two controls (``controls=True``) that separate the causes of a gap (theory/u
   zero-mean Gaussian mixture of ``gmm_components`` components fitted to the training rows
   (:mod:`twolayer.theory.gaussian_mixture`; None when n_train <= 2 d).
 
+Too few training items (:func:`few_samples_flags`: n_train < d, or n >= n_train / 2) are flagged in
+``few_samples`` (the flags) and ``few_samples_warning`` (a sentence, None when there are enough), and
+the command line prints the warning.
+
 Seed policy (one ``seed`` for everything): the split (and the patch sampler) use ``seed``;
 every training run initialises B from ``seed`` (the same B0 for the three encoders); the twin's
 Gaussian rows come from ``numpy.random.default_rng([seed, TWIN_STREAM])``.
@@ -64,13 +70,81 @@ import numpy as np
 from .activations import get_activation
 from .simulations.empirical import code_matrix, heldout_risk, least_squares_decoder
 
-__all__ = ["code_matrix", "data_diagnostics", "data_experiment", "gaussian_rows", "heldout_risk",
-           "least_squares_decoder"]
+__all__ = ["code_matrix", "data_diagnostics", "data_experiment", "few_samples_flags", "few_samples_warning",
+           "gaussian_rows", "heldout_risk", "least_squares_decoder"]
 
 #: second entry of the seed sequence of the Gaussian twin's samples: default_rng([seed, 1]).
 TWIN_STREAM = 1
 #: how the decoder of every encoder scored here is obtained (recorded as ``decoder_refit``).
 DECODER_REFIT = "least squares on training codes"
+#: THE sample-size rule of data runs (:func:`few_samples_flags`; the suite's flags read it too): flag -> what it means.
+FEW_SAMPLES = {
+    "n_train<d": "fewer training items than dimensions: the training covariance is singular",
+    "n>=n_train/2": "code size at least half the training items: the least-squares decoder can overfit",
+}
+
+
+def few_samples_flags(n, n_train, d) -> list:
+    """The :data:`FEW_SAMPLES` flags of a data run: ``n_train < d``, and ``n >= n_train / 2``.
+
+    A cell is meaningful when it raises neither: with fewer training items than dimensions the
+    training covariance (every prediction's input) is singular, and with a code of at least half as
+    many neurons as training items the least-squares decoder fits them and does not generalise
+    (held-out risks above 1 happen).
+
+    Parameters
+    ----------
+    n, n_train, d : int or None
+        Code size, training items and input dimension (None: that condition is not checked).
+
+    Returns
+    -------
+    list of str
+        Keys of :data:`FEW_SAMPLES`, in its order.
+
+    Examples
+    --------
+    >>> few_samples_flags(64, 100, 640), few_samples_flags(16, 1437, 64)
+    (['n_train<d', 'n>=n_train/2'], [])
+    """
+    flags = []
+    if n_train is not None and d is not None and n_train < d:
+        flags.append("n_train<d")
+    if n is not None and n_train is not None and n >= n_train / 2:
+        flags.append("n>=n_train/2")
+    return flags
+
+
+def few_samples_warning(n, n_train, d) -> str | None:
+    """One sentence on what :func:`few_samples_flags` found (None when nothing).
+
+    Parameters
+    ----------
+    n, n_train, d : int or None
+        As :func:`few_samples_flags`.
+
+    Returns
+    -------
+    str or None
+        The warning, naming the numbers and what to do.
+
+    Examples
+    --------
+    >>> few_samples_warning(16, 1437, 64) is None
+    True
+    """
+    flags = few_samples_flags(n, n_train, d)
+    if not flags:
+        return None
+    parts = []
+    if "n_train<d" in flags:
+        parts.append(f"only {n_train} training items for d = {d} dimensions: the training covariance is singular, "
+                     "and the Gaussian predictions describe it rather than the data")
+    if "n>=n_train/2" in flags:
+        parts.append(f"the code size n = {n} is at least half the {n_train} training items: a decoder fitted on "
+                     "them overfits, and held-out risks can exceed 1")
+    lower = ", or a lower rate" if "n>=n_train/2" in flags else ""
+    return "; ".join(parts) + f"; treat these numbers with caution (use more training items{lower})"
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -382,6 +456,9 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
         "decoder_refit": DECODER_REFIT,
         "risk_denominator": "sum of ||x||^2 over the same rows (test rows for held-out risks)",
         "final_risk": ours["test"], "final_risk_stderr": ours["stderr"], "train_risk": ours["train"],
+        # the network as trained (its own decoder) and the same encoder with the least-squares decoder
+        "trained_network_train_risk": real.metrics.get("empirical_risk_trained_decoder"),
+        "refitted_decoder_risk": ours["test"], "refitted_decoder_train_risk": ours["train"],
         "predicted_risk": predicted,
         "kappa": float(kappa), "kappa_raw": float(kappa_raw), "kappa_stderr": float(kappa_se),
         "predicted_risk_mixture": mixture,
@@ -390,6 +467,7 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
         **diagnostics, "samples_per_dimension": n_train / d,
         # the sample-trained encoder under the Gaussian formula (same second moments as the data)
         "gaussian_risk_of_trained_encoder": population_risk(real.B, activation=act, cov=split.cov),
+        "few_samples": few_samples_flags(n, n_train, d), "few_samples_warning": few_samples_warning(n, n_train, d),
         "decoder": decoder, **decoded,
         "steps": int(real.steps), "theory_steps": None, "seed": int(seed), "batch_size": int(batch_size),
         "optimizer": real.config["optimizer"], "lr": real.config["lr"], "schedule": real.config["schedule"],

@@ -6,6 +6,7 @@ sweep spec from ``simulations/`` (resumable, cached in ``out/*.sqlite``) and wri
 """
 
 from .common import FigureOutput
+from .dynamics import learning_curves
 from .gaussian import anisotropic, features, finite_size, risk_vs_rate
 from .structured import phase_transition, sparse_decoders
 from .universality import universality
@@ -18,6 +19,7 @@ FIGURES = {
     "universality": universality,
     "phase-transition": phase_transition,
     "sparse-decoders": sparse_decoders,
+    "learning-curves": learning_curves,
 }
 
 __all__ = ["FIGURES", "FigureOutput"]

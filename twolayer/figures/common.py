@@ -4,7 +4,9 @@ Each figure runs an ordinary sweep spec from the top-level ``simulations/`` fold
 as the package data ``twolayer.specs``; ``NAME.toml``, or ``NAME.quick.toml`` with ``--quick``)
 into ``OUT/NAME.sqlite``, so an interrupted figure resumes where it stopped and a finished one
 is re-plotted for free, then writes ``OUT/NAME.png``, ``OUT/NAME.pdf`` and ``OUT/NAME.csv``
-(the plotted numbers).
+(the plotted numbers). The cached runs are keyed by their options and the package version
+(:func:`twolayer.sweep.run_key` with ``version``), so a run of another version, or with other
+options, is run again; one line on stderr says how many runs were reused from the file.
 
 Figures are drawn on :class:`matplotlib.figure.Figure` objects, never through pyplot, so
 making one neither needs nor changes matplotlib's backend.
@@ -16,6 +18,7 @@ import csv
 import functools
 import importlib.resources
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,7 +116,9 @@ def load_figure_spec(name: str, quick: bool):
 def run_spec(name: str, out: Path, *, quick: bool, workers: int | None, progress: bool) -> list[dict]:
     """Run (or resume) the sweep ``simulations/NAME[.quick].toml`` into ``out/NAME[.quick].sqlite``.
 
-    Returns the 'done' rows of that spec as flat dicts: parameters, then metrics.
+    Returns the 'done' rows of that spec as flat dicts: parameters, then metrics. Runs are keyed by
+    their options and the package version, so a file written by another version (or with other
+    options) has its runs run again; when runs are reused, one line on stderr says how many.
 
     Parameters
     ----------
@@ -143,16 +148,28 @@ def run_spec(name: str, out: Path, *, quick: bool, workers: int | None, progress
         If the spec is missing or invalid, or the database cannot be used
         (:class:`~twolayer.sweep.StoreError`).
     """
+    from .._version import __version__
     from ..sweep import ResultStore, run_key, run_sweep
+    from ..sweep.spec import canonical_json
 
     spec = load_figure_spec(name, quick)
     db = out / (f"{name}.quick.sqlite" if quick else f"{name}.sqlite")
-    report = run_sweep(spec, db, workers=workers, progress=progress)
+    report = run_sweep(spec, db, workers=workers, progress=progress, key_version=__version__)
     if report.failed:
         raise RuntimeError(f"{report.failed} run(s) of {spec.source} failed; see `twolayer results {db}`")
     with ResultStore(db, create=False) as store:
         done = {row["run_key"]: row for row in store.rows(["status=done"])}
-    rows = [done[run_key(params)] for params in spec.runs]  # complete: run_sweep raised otherwise
+    rows = [done[run_key(params, version=__version__)] for params in spec.runs]  # complete: run_sweep raised otherwise
+    if report.already_done:
+        print(f"reused {report.already_done} of {report.total} runs of {spec.source} cached in {db} (same options, "
+              f"twolayer {__version__}); delete that file to run them again", file=sys.stderr, flush=True)
+    wanted, used = {canonical_json(p) for p in spec.runs}, {row["run_key"] for row in rows}
+    older = [row for row in done.values() if row["run_key"] not in used and canonical_json(row["params"]) in wanted]
+    if older and report.submitted:
+        versions = ", ".join(sorted({str(row["version"]) for row in older}))
+        print(f"ran {report.submitted} runs of {spec.source} again: the {len(older)} cached in {db} with the same "
+              f"options come from another version of twolayer ({versions}; kept in the file, not used)",
+              file=sys.stderr, flush=True)
     return [{**row["params"], **row["metrics"]} for row in rows]
 
 

@@ -98,8 +98,11 @@ def smoothed_sign(z, tau):
     return jsp.erf(z / (math.sqrt(2.0) * tau * s))
 
 
-def population_loss(act, parametrization: str, jitter: float):
+def population_loss(act, parametrization: str, jitter: float, noise: float = 0.0):
     """loss(params, step, key, consts) = d R (exact) for the parametrisation (``step``, ``key`` unused).
+
+    With ``noise`` = tau^2 > 0, R is the denoising risk E||x - A sigma(B(x + tau eps))||^2 / tr Sigma
+    (exact: :mod:`twolayer.theory.risk`).
 
     Parameters
     ----------
@@ -109,6 +112,8 @@ def population_loss(act, parametrization: str, jitter: float):
         ``"untied"``, ``"tied"`` or ``"optimal-decoder"``.
     jitter : float
         Diagonal regularisation of M for ``"optimal-decoder"``.
+    noise : float, optional
+        Input-noise variance tau^2 (default 0).
 
     Returns
     -------
@@ -121,8 +126,8 @@ def population_loss(act, parametrization: str, jitter: float):
         d = B.shape[1]
         if parametrization == "optimal-decoder":
             B_eff = normalise_rows(B, _jnp()) if act.homogeneous else B
-            return d * optimal_decoder_risk_jax(B_eff, activation=act, cov=cov, jitter=jitter)
-        return d * risk_jax(B, decoder(params), activation=act, cov=cov)
+            return d * optimal_decoder_risk_jax(B_eff, activation=act, cov=cov, jitter=jitter, noise=noise)
+        return d * risk_jax(B, decoder(params), activation=act, cov=cov, noise=noise)
 
     return loss
 
@@ -183,8 +188,10 @@ def support_loss(act, law, supports: int = SUPPORTS_PER_STEP):
     return loss
 
 
-def sample_loss(act, *, d: int, batch_size: int, steps: int, dtype, smoothing=SIGN_SMOOTHING, law=None):
-    """loss(params, step, key, consts) = mean_batch ||x - A sigma(Bx)||^2 on minibatch ``step`` (v = 1).
+def sample_loss(act, *, d: int, batch_size: int, steps: int, dtype, smoothing=SIGN_SMOOTHING, law=None, noise=0.0):
+    """loss(params, step, key, consts) = mean_batch ||x - A sigma(B(x + tau eps))||^2 on minibatch ``step`` (v = 1).
+
+    tau^2 = ``noise`` (default 0: the plain autoencoder); eps is drawn from a key of its own.
 
     sign is replaced by :func:`smoothed_sign` with the annealed width of step ``step``.
 
@@ -204,6 +211,8 @@ def sample_loss(act, *, d: int, batch_size: int, steps: int, dtype, smoothing=SI
         (tau_0, tau_1) for sign (default :data:`SIGN_SMOOTHING`).
     law : Law, optional
         A structured law of :mod:`twolayer.theory.priors` to draw the samples from (static).
+    noise : float, optional
+        Input-noise variance tau^2 (default 0).
 
     Returns
     -------
@@ -211,12 +220,18 @@ def sample_loss(act, *, d: int, batch_size: int, steps: int, dtype, smoothing=SI
         ``loss(params, step, key, consts)``, a JAX scalar; ``consts`` as in
         :func:`~twolayer.simulations.sources.draw_batch`.
     """
+    import jax
+
     jnp = _jnp()
     smooth = act.name == "sign"
 
     def loss(params, step, key, consts):
         x = draw_batch(key, step, batch_size, d, consts, dtype, law)
-        z = x @ params["B"].T
+        x_in = x
+        if noise:
+            eps = jax.random.normal(jax.random.fold_in(jax.random.fold_in(key, 2**31 - 1), step), x.shape, x.dtype)
+            x_in = x + math.sqrt(noise) * eps
+        z = x_in @ params["B"].T
         code = smoothed_sign(z, smoothing_width(step, steps, smoothing)) if smooth else act(z, jnp)
         err = x - code @ decoder(params, jnp).T
         return jnp.mean(jnp.sum(err * err, axis=1))

@@ -17,6 +17,11 @@ Initialisations of an n x d matrix (rows of norm ~1, so that pre-activations are
   orthonormal start whose projections of i.i.d. non-Gaussian data are closest to Gaussian
   (theory/structured.md, "Where the finite-d excess comes from").
 
+Both are multiplied by ``init_scale`` (eps: B(0) = eps G / sqrt(d) for "gaussian"). The
+"untied" decoder starts from its own draw (``start="independent"``) or from A(0) = B(0)^T
+(``start="tied"``: the balanced start of the exact linear learning curves,
+:mod:`twolayer.theory.linear_dynamics`).
+
 Initial values are drawn in float64 with NumPy from ``seed``, so a seed fixes the start
 independently of the training dtype.
 """
@@ -27,6 +32,8 @@ import numpy as np
 
 PARAMETRIZATIONS = ("untied", "tied", "optimal-decoder")
 INITS = ("gaussian", "orthogonal", "flat")
+#: how the decoder of the "untied" parametrisation starts: drawn on its own, or A(0) = B(0)^T.
+STARTS = ("independent", "tied")
 
 
 def check_choice(value, accepted, what: str) -> str:
@@ -101,7 +108,8 @@ def init_matrix(rows: int, cols: int, init: str, rng: np.random.Generator) -> np
     return Q * np.sign(np.diag(R)) * np.sqrt(rows / cols)
 
 
-def init_params(d: int, n: int, *, parametrization: str, init: str, seed: int) -> dict:
+def init_params(d: int, n: int, *, parametrization: str, init: str, seed: int, init_scale: float = 1.0,
+                start: str = "independent") -> dict:
     """Initial float64 parameters for ``parametrization`` (B first from the seed, then A).
 
     Parameters
@@ -116,6 +124,10 @@ def init_params(d: int, n: int, *, parametrization: str, init: str, seed: int) -
         Initialisation of B (and A for "untied").
     seed : int
         Seed of ``numpy.random.default_rng``.
+    init_scale : float, optional
+        eps > 0, multiplying B(0) and A(0) (default 1).
+    start : {"independent", "tied"}, optional
+        For "untied": A(0) drawn on its own (default) or A(0) = B(0)^T.
 
     Returns
     -------
@@ -134,10 +146,14 @@ def init_params(d: int, n: int, *, parametrization: str, init: str, seed: int) -
     {'B': (2, 4), 'A': (4, 2)}
     """
     check_choice(parametrization, PARAMETRIZATIONS, "parametrization")
+    check_choice(start, STARTS, "start")
+    if not np.isfinite(init_scale) or init_scale <= 0:
+        raise ValueError(f"init_scale must be a finite number > 0, got {init_scale!r}")
     rng = np.random.default_rng(seed)
-    params = {"B": init_matrix(n, d, init, rng)}
+    params = {"B": init_scale * init_matrix(n, d, init, rng)}
     if parametrization == "untied":
-        params["A"] = init_matrix(n, d, init, rng).T.copy()  # d x n
+        A = params["B"] if start == "tied" else init_scale * init_matrix(n, d, init, rng)
+        params["A"] = A.T.copy()  # d x n
     elif parametrization == "tied":
         params["alpha"] = np.float64(1.0)  # refined by :func:`tied_scale` once the source is known
     return params

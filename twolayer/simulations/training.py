@@ -141,6 +141,8 @@ class _Spec:
     d: int
     dtype: str
     law: object = None
+    noise: float = 0.0
+    weight_decay: float = 0.0
 
 
 @functools.lru_cache(maxsize=32)
@@ -155,17 +157,25 @@ def _compiled(spec: _Spec):
     if spec.method == "population" and spec.law is not None:
         loss = support_loss(act, spec.law)
     elif spec.method == "population":
-        loss = population_loss(act, spec.parametrization, JITTER[spec.dtype])
+        loss = population_loss(act, spec.parametrization, JITTER[spec.dtype], spec.noise)
     else:
         loss = sample_loss(
             act, d=spec.d, batch_size=spec.batch_size, steps=spec.steps, dtype=jnp.dtype(spec.dtype), law=spec.law,
-            smoothing=SIGN_SMOOTHING,
+            smoothing=SIGN_SMOOTHING, noise=spec.noise,
         )
-    grad = jax.value_and_grad(loss)
+
+    def objective(params, t, key, consts):  # d R + gamma (|A|^2 + |B|^2); the value reported is d R
+        value = loss(params, t, key, consts)
+        if not spec.weight_decay:
+            return value, value
+        penalty = jnp.sum(params["B"] ** 2) + jnp.sum(decoder(params, jnp) ** 2)
+        return value + spec.weight_decay * penalty, value
+
+    grad = jax.value_and_grad(objective, has_aux=True)
 
     def one_step(carry, t, key, consts):
         params, opt_state = carry
-        value, g = grad(params, t, key, consts)
+        (_, value), g = grad(params, t, key, consts)
         updates, new_state = tx.update(g, opt_state, params)
         new_params = optax.apply_updates(params, updates)
         live = t < spec.steps  # the surplus steps of a last, partial chunk change nothing
@@ -181,6 +191,22 @@ def _compiled(spec: _Spec):
         return params, opt_state, values
 
     return tx, run
+
+
+def _check_regularisers(noise, weight_decay, parametrization, data, law):
+    """(noise, weight_decay) as floats >= 0; ValueError where they are not built."""
+    values = []
+    for name, value in (("noise", noise), ("weight_decay", weight_decay)):
+        value = 0.0 if value is None or value == 0 else as_positive(value, name, " or 0")
+        values.append(value)
+    noise, weight_decay = values
+    if (noise or weight_decay) and (data is not None or law is not None):
+        raise ValueError("noise and weight_decay are built for the Gaussian source so far (not for a data matrix "
+                         "or a structured law)")
+    if weight_decay and parametrization == "optimal-decoder":
+        raise ValueError("weight_decay penalises the trained parameters; with parametrization 'optimal-decoder' the "
+                         "decoder is not one of them (and R(B) does not depend on the scale of B's rows): use untied")
+    return noise, weight_decay
 
 
 def _check_options(method, parametrization, optimizer, schedule, dtype, init, tol, data, law=None):
@@ -231,6 +257,10 @@ def train(
     tol=None,
     parametrization=None,
     init="gaussian",
+    init_scale=1.0,
+    start="independent",
+    noise=0.0,
+    weight_decay=0.0,
     seed=0,
     dtype="float32",
     record_every=0,
@@ -283,8 +313,19 @@ def train(
         for "optimal-decoder"; for "untied" with samples, refitted -- the exact A*(B) for a
         Gaussian source, least squares on the data for a data matrix; otherwise the trained
         decoder.
-    init : {"gaussian", "orthogonal"}, optional
+    init : {"gaussian", "orthogonal", "flat"}, optional
         Initialisation of B (and A for "untied"; default "gaussian").
+    init_scale : float, optional
+        eps > 0 multiplying the initial B (and A): B(0) = eps G / sqrt(d) for "gaussian" (default 1).
+    start : {"independent", "tied"}, optional
+        For "untied": A(0) drawn on its own (default) or A(0) = B(0)^T (the start of the exact
+        linear learning curves, :mod:`twolayer.theory.linear_dynamics`).
+    noise : float, optional
+        Denoising: input-noise variance tau^2 >= 0 relative to the per-coordinate variance; the
+        encoder sees x + tau eps and the target is x (default 0). Gaussian source only.
+    weight_decay : float, optional
+        gamma >= 0: the objective is d R + gamma (||A||_F^2 + ||B||_F^2) on the standardised source
+        (= 2 L with L of theory/dynamics.md; default 0). Not with "optimal-decoder".
     seed : int, optional
         Fixes the initialisation and the samples; same seed, same numbers (default 0).
     dtype : {"float32", "float64"}, optional
@@ -323,6 +364,7 @@ def train(
     parametrization, optimizer, schedule, tol = _check_options(
         method, parametrization, optimizer, schedule, dtype, init, tol, data, law
     )
+    noise, weight_decay = _check_regularisers(noise, weight_decay, parametrization, data, law)
     steps = as_size(steps, "steps")
     batch_size = as_size(batch_size, "batch_size")
     record_every = as_size(record_every, "record_every", minimum=0)
@@ -330,14 +372,15 @@ def train(
     lr = check_lr(lr, method, optimizer, d)
     source = make_source(d, cov=cov, spectrum=spectrum, data=data, law=law, rotation=rotation)
 
-    params0 = init_params(d, n, parametrization=parametrization, init=init, seed=seed)  # standardised source
+    params0 = init_params(d, n, parametrization=parametrization, init=init, seed=seed, init_scale=init_scale,
+                          start=start)  # for the standardised source
     if parametrization == "tied":
         C, M, _ = code_moments(params0["B"], source.standardised()["cov"], act)
         params0["alpha"] = np.float64(tied_scale(params0["B"], C, M))
     chunk = min(record_every or CHUNK, steps)
     spec = _Spec(
         activation if isinstance(activation, str) else act,
-        method, parametrization, optimizer, lr, schedule, steps, chunk, batch_size, d, dtype, law,
+        method, parametrization, optimizer, lr, schedule, steps, chunk, batch_size, d, dtype, law, noise, weight_decay,
     )
 
     start_time = time.perf_counter()
@@ -347,12 +390,17 @@ def train(
     B0 = params0["B"].astype(dtype).astype(np.float64) / np.sqrt(source.variance)  # the start as trained
     metrics = compare_with_theory(A, params["B"], activation=act, cov=source.cov, B0=B0)
     metrics.update(extra)
+    if noise:  # the objective's own risk: the encoder sees x + tau eps (tau^2 relative to the variance)
+        metrics["final_risk_denoising"] = population_risk(params["B"], A, activation=act, cov=source.cov,
+                                                          noise=noise * source.variance)
     seconds = time.perf_counter() - start_time
 
     config = {
         "d": d, "n": n, "rate": n / d, "activation": act.name, "method": method,
         "parametrization": parametrization, "optimizer": optimizer, "lr": lr, "schedule": schedule,
-        "batch_size": batch_size if method == "samples" else None, "init": init, "seed": seed,
+        "batch_size": batch_size if method == "samples" else None, "init": init, "init_scale": float(init_scale),
+        "start": start if parametrization == "untied" else None, "noise": noise, "weight_decay": weight_decay,
+        "seed": seed,
         "dtype": dtype, "tol": tol, "step_budget": steps,
         "source": ("structured" if source.law is not None else "data" if source.data is not None
                    else "isotropic" if source.isotropic else "covariance"),
@@ -411,11 +459,25 @@ def _unstandardise(params, v):
 
 
 def _check_finite(values, done, spec):
-    bad = np.flatnonzero(~np.isfinite(values))
+    """TrainingDivergedError naming the first step of a chunk whose loss is not finite or has blown up.
+
+    ``values`` are the losses (risks relative to E||x||^2) of steps ``done``, ``done + 1``, ...; a loss
+    has blown up when it is above :data:`DIVERGED_RISK` times max(1, the chunk's first loss) (see
+    :func:`_blown_up`; the first chunk's first loss is the start's).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    bad = np.flatnonzero(~finite | _blown_up(values))
     if bad.size:
         step = done + int(bad[0])
+        value = values[bad[0]]
+        if finite[bad[0]]:
+            what = (f"the loss (the risk relative to E|x|^2, which the zero decoder scores 1) rose to "
+                    f"{value:.3g}, more than {DIVERGED_RISK:g} times max(1, its value {values[0]:.3g} at step {done})")
+        else:
+            what = f"the loss became {value}"
         raise TrainingDivergedError(
-            f"training diverged at step {step}: the loss became {values[bad[0]]} "
+            f"training diverged at step {step}: {what} "
             f"(method={spec.method!r}, optimizer={spec.optimizer!r}, lr={spec.lr:g}); "
             f"try a smaller learning rate, e.g. lr={spec.lr / 10:g}"
         )
@@ -457,18 +519,72 @@ def _converged(losses, tol, method) -> bool:
 
 
 def _final_decoder(params, parametrization, method, source, act):
-    """The reported decoder A (see :func:`train`) and extra metrics on the trained one."""
+    """The reported decoder A (see :func:`train`) and extra metrics on the trained one.
+
+    A samples run's trained network (its encoder with the decoder as trained) is checked first
+    (:func:`_check_trained`): a diverged one raises :class:`TrainingDivergedError`, whatever the
+    refitted decoder would make of its encoder. ``trained_network_risk`` is the exact risk of the
+    network as trained (for a data matrix: under the Gaussian with the data's second moments) and
+    ``refitted_decoder_risk`` that of its encoder with the refitted decoder A*(B) (Gaussian source);
+    ``final_risk_trained_decoder`` is the older name of the first.
+    """
     B = params["B"]
     if parametrization == "optimal-decoder":
         return optimal_decoder(B, activation=act, cov=source.cov), {}
     trained = decoder(params)
-    if method != "samples" or parametrization != "untied" or source.law is not None:
+    if method != "samples":
         return trained, {}
-    extra = {"final_risk_trained_decoder": population_risk(B, trained, activation=act, cov=source.cov)}
+    risk = _check_trained(B, trained, act, source)
+    if parametrization != "untied" or source.law is not None:
+        return trained, {} if source.law is not None else {"trained_network_risk": risk}
+    extra = {"final_risk_trained_decoder": risk, "trained_network_risk": risk}
     if source.data is None:
+        extra["refitted_decoder_risk"] = population_risk(B, activation=act, cov=source.cov)
         return optimal_decoder(B, activation=act, cov=source.cov), extra
     X = source.data
     A = least_squares_decoder(X, B, activation=act)
     extra["empirical_risk"] = heldout_risk(X, B, A, activation=act)
     extra["empirical_risk_trained_decoder"] = heldout_risk(X, B, trained, activation=act)
+    _check_trained(B, trained, act, source, extra["empirical_risk_trained_decoder"])
     return A, extra
+
+
+# ----------------------------------------------------------------------------- divergence
+#: a risk (E||x - x_hat||^2 / E||x||^2) above DIVERGED_RISK times a reference means the training diverged.
+#: The zero decoder (x_hat = 0) scores 1 and an untied network at its random start about 1 + r/2, so the
+#: references are max(1, the loss at the first step of a chunk) for the loss of every training step
+#: (:func:`_check_finite`) and max(1, r) for the exact risk of a samples run's trained network
+#: (:func:`_check_trained`): a network a thousand times worse than outputting nothing, and than where
+#: it started, has left any sensible trajectory (e.g. lr = 1e3 with sgd at d = 32: 8e40). NaN and inf diverge too.
+DIVERGED_RISK = 1e3
+
+
+def _blown_up(values: np.ndarray) -> np.ndarray:
+    """Which finite losses of one chunk are above DIVERGED_RISK x max(1, the chunk's first loss)."""
+    if values.size == 0 or not np.isfinite(values[0]):
+        return np.zeros(values.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(values) & (values > DIVERGED_RISK * max(1.0, float(values[0])))
+
+
+def _check_trained(B, A, act, source, risk=None) -> float:
+    """The exact risk of the network (A, B) as trained; TrainingDivergedError when it diverged.
+
+    ``risk`` is a risk already measured (the empirical risk on a data matrix); None: the exact risk
+    under N(0, cov) of the source (inf when B or A overflows float64). Diverged: not finite, or
+    above DIVERGED_RISK x max(1, r) (r = n/d; the zero decoder scores 1).
+    """
+    if risk is None:
+        try:
+            risk = population_risk(B, A, activation=act, cov=source.cov)
+        except ValueError:  # B or A so large that their products overflow float64: diverged
+            risk = math.inf
+    n, d = B.shape
+    bound = DIVERGED_RISK * max(1.0, n / d)
+    if not (math.isfinite(risk) and risk <= bound):
+        on = "on the training rows" if source.data is not None else "(exact)"
+        raise TrainingDivergedError(
+            f"training diverged: the network as trained has risk {risk:.3g} {on} after the last step, above "
+            f"{bound:g} (= {DIVERGED_RISK:g} x max(1, r); the zero decoder scores 1); try a smaller learning rate (lr)"
+        )
+    return float(risk)

@@ -32,7 +32,7 @@ from .executors import (
 from .results import csv_table, format_rows, select, write_csv
 from .runner import SweepReport, resolve_run_fn, run_sweep
 from .spec import KEYS, SpecError, SweepSpec, load_spec, loads_spec, run_key, spec_from_dict
-from .store import METRIC_COLUMNS, ResultStore, StoreError, parse_filter
+from .store import METRIC_COLUMNS, ResultStore, StoreError, StoreFullError, parse_filter
 from .train_run import default_run
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "SerialExecutor",
     "SpecError",
     "StoreError",
+    "StoreFullError",
     "SweepReport",
     "SweepSpec",
     "csv_table",

@@ -4,7 +4,8 @@ Filters (``where``) are ``COLUMN=VALUE`` strings (also ``!=, <, <=, >, >=``), AN
 column must be one of the table's columns (every spec key, the metric columns, status,
 spec_hash, ...) and the value is passed to SQLite as a parameter, never spliced into SQL.
 
-CSV columns: the bookkeeping columns, one per parameter (the union over the rows), then one
+CSV columns: the bookkeeping columns, one per parameter (the union over the rows; the value
+the run used, :func:`options`), then one
 per metric key (flattened: a nested dict gives ``key.sub``; lists are written as JSON). A
 metric whose name is also a parameter or bookkeeping column (``train`` echoes its
 configuration, e.g. ``rate``, ``seconds``) -- or any spec key, so that names do not depend
@@ -64,6 +65,29 @@ def flatten(metrics: dict | None, prefix: str = "") -> dict:
     return out
 
 
+def options(row: dict) -> dict:
+    """A row's options as run: its ``params``, with the option columns' resolved values where they say None.
+
+    Parameters
+    ----------
+    row : dict
+        A row as :meth:`ResultStore.rows <twolayer.sweep.store.ResultStore.rows>` returns it.
+
+    Returns
+    -------
+    dict
+        Option name -> value (the keys of ``params``, and every option column that holds a value).
+
+    Examples
+    --------
+    >>> options({"params": {"d": None, "rate": 0.5}, "d": 64, "rate": 0.5, "lr": None})
+    {'d': 64, 'rate': 0.5}
+    """
+    params = row["params"]
+    resolved = {k: row[k] for k in KEYS if row.get(k) is not None and params.get(k) is None}
+    return {**params, **resolved}
+
+
 def _ordered_union(dicts, first=()) -> list[str]:
     seen = {k: None for k in first if any(k in d for d in dicts)}
     for d in dicts:
@@ -87,7 +111,7 @@ def csv_table(rows: list[dict]) -> tuple[list[str], list[list]]:
     records : list of list
         One list per row, aligned with ``header`` (None where a row lacks the value).
     """
-    params = [r["params"] for r in rows]
+    params = [options(r) for r in rows]
     metrics = [flatten(r["metrics"]) for r in rows]
     param_cols = _ordered_union(params, KEYS)
     metric_cols = _ordered_union(metrics, METRIC_COLUMNS)
@@ -124,7 +148,7 @@ def select(rows: list[dict], columns: list[str]) -> tuple[list[str], list[list]]
     StoreError
         If a column is in none of the rows, the spec keys or the bookkeeping columns.
     """
-    flat = [{**row, **{k: v for k, v in row["params"].items()},
+    flat = [{**row, **options(row),
              **{k: v for k, v in flatten(row["metrics"]).items() if v is not None}} for row in rows]
     known = set(KEYS) | set(CSV_BOOK) | {k for f in flat for k in f if k not in ("params", "metrics")}
     unknown = [c for c in columns if c not in known]
@@ -233,7 +257,7 @@ def format_rows(rows: list[dict], max_error: int = 60, columns: list[str] | None
     if columns is not None:
         header, records = select(rows, columns)
         return _aligned([header] + [[_cell(v) for v in rec] for rec in records])
-    params = [r["params"] for r in rows]
+    params = [options(r) for r in rows]
     keys = _ordered_union(params, KEYS)
     varying = [k for k in keys if len({json.dumps(p.get(k)) for p in params}) > 1] if len(rows) > 1 else keys
     fixed = [k for k in keys if k not in varying]

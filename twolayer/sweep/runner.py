@@ -135,6 +135,7 @@ def run_sweep(
     progress: bool = False,
     retry_failed: bool = True,
     log: Callable[[str], None] | None = None,
+    key_version: str | None = None,
 ) -> SweepReport:
     """Run every run of ``spec`` that ``store`` does not hold as 'done'; return a :class:`SweepReport`.
 
@@ -169,6 +170,9 @@ def run_sweep(
         Run again the runs recorded as 'failed' (default True).
     log : callable or None, optional
         Receives one-line messages (default None: silent).
+    key_version : str or None, optional
+        Key the runs by this version too (``run_key(params, version=...)``; the figures' caches, so
+        that another version of the code reruns them); default None: by their parameters alone.
 
     Returns
     -------
@@ -192,19 +196,20 @@ def run_sweep(
     own_store = not isinstance(store, ResultStore)
     store = ResultStore(store) if own_store else store
     try:
-        return _run(spec, store, run_fn, executor, workers, scheduler, progress, retry_failed, say)
+        return _run(spec, store, run_fn, executor, workers, scheduler, progress, retry_failed, say, key_version)
     finally:
         if own_store:
             store.close()
 
 
-def _run(spec, store, run_fn, executor, workers, scheduler, progress, retry_failed, say) -> SweepReport:
+def _run(spec, store, run_fn, executor, workers, scheduler, progress, retry_failed, say,
+         key_version=None) -> SweepReport:
     from tqdm.auto import tqdm
 
     from .. import __version__
 
     statuses = store.statuses()
-    keys = [run_key(p) for p in spec.runs]
+    keys = [run_key(p, version=key_version) for p in spec.runs]
     already = sum(statuses.get(k) == "done" for k in keys)
     failed_before = sum(statuses.get(k) == "failed" for k in keys)
     pending = [
@@ -237,7 +242,8 @@ def _run(spec, store, run_fn, executor, workers, scheduler, progress, retry_fail
     try:
         with executor:
             for params, outcome in executor.run(run_fn, pending):
-                store.record(params, outcome, spec_hash=spec.hash, spec_name=spec.name, version=__version__)
+                store.record(params, outcome, spec_hash=spec.hash, spec_name=spec.name, version=__version__,
+                             key=run_key(params, version=key_version))
                 report.submitted += 1
                 if outcome.status == "done":
                     report.done += 1

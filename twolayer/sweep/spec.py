@@ -135,17 +135,21 @@ def canonical_json(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
-def run_key(params: dict) -> str:
+def run_key(params: dict, *, version: str | None = None) -> str:
     """sha256 (hex) of the canonical JSON of one run's parameters: its identity in the store.
 
     Output-only options (``save_params``: where the same run is written) are left out, and so are
     options whose value is None (an option that does not apply to the run): adding a new option to
     the table then leaves the keys of the runs it does not apply to, and so their stores, unchanged.
+    With ``version`` (a package version) the key also depends on it, so that a store keyed so (the
+    figures' caches) reruns its runs under another version of the code.
 
     Parameters
     ----------
     params : dict
         The run's parameters (JSON-serialisable, finite floats).
+    version : str or None, optional
+        A version to key the run by as well (default None: the parameters alone).
 
     Returns
     -------
@@ -161,8 +165,12 @@ def run_key(params: dict) -> str:
     --------
     >>> run_key({"d": 64, "save_params": "a.npz"}) == run_key({"d": 64}) == run_key({"d": 64, "new": None})
     True
+    >>> run_key({"d": 64}, version="0.2.0") == run_key({"d": 64}, version="0.3.0")
+    False
     """
     identity = {k: v for k, v in params.items() if v is not None and (k not in OPTIONS or OPTIONS[k].identity)}
+    if version is not None:
+        identity["@version"] = str(version)  # no option name starts with @
     return hashlib.sha256(canonical_json(identity).encode()).hexdigest()
 
 

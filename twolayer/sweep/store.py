@@ -8,16 +8,26 @@ Table ``runs`` (one row per distinct run, ``run_key`` UNIQUE):
   ``traceback``, ``started`` / ``finished`` (ISO 8601, UTC), ``seconds`` (wall time of the
   run function), ``version`` (``twolayer.__version__``), ``host`` (the machine that ran it);
 * ``params`` and ``metrics`` -- the full dicts as JSON;
-* one column per key of :data:`twolayer.sweep.spec.KEYS` (NULL where the run does not set
-  it) and a REAL column per :data:`METRIC_COLUMNS` (NULL where the run function does not
-  return it), so the common questions need no JSON.
+* one column per key of :data:`twolayer.sweep.spec.KEYS`, holding the value the run used
+  (:func:`resolved_columns`: defaults resolved by :class:`~twolayer.config.RunConfig`, and those
+  resolved only as the run executes -- :data:`RUN_RESOLVED`: a data set's ``d``, ``n`` from the
+  rate, the default ``lr`` -- taken from its record; NULL where the option does not apply) and a
+  REAL column per :data:`METRIC_COLUMNS` (NULL where the run function does not return it), so the
+  common questions need no JSON: ``--where activation=sign`` finds the runs that left it at its
+  default.
 
 Table ``specs`` records each spec written into the file (hash, name, description, number of
-runs, first use). Columns for keys added to ``KEYS`` later are added to old files on open.
+runs, first use). Columns for keys added to ``KEYS`` later are added to old files on open, and
+the option columns that an older version left NULL are filled with the resolved values (the
+``params`` JSON and the run keys are left as written); a store opened only to be read is
+resolved the same way in a temporary copy, so the file is not changed.
 
 Durability: WAL journal mode, ``synchronous=FULL``, and every result is written in its own
 ``BEGIN IMMEDIATE ... COMMIT`` transaction, so a process killed at any moment leaves every
-row either fully written or absent. Only the sweep's parent process writes. A run already
+row either fully written or absent. A full disk (SQLite's "database or disk is full") rolls the
+one transaction back and raises :class:`StoreFullError`, whose message counts the rows kept:
+the sweep stops, and the same command, once there is space, resumes it. Only the sweep's
+parent process writes. A run already
 'done' is never overwritten; a 'failed' row is replaced when the run is tried again.
 """
 
@@ -31,6 +41,13 @@ from datetime import UTC, datetime
 
 from .spec import KEYS, canonical_json, run_key
 
+#: options resolved only when the run executes (a data set's d, n from the rate, the rate from n, the
+#: default learning rate, the theory encoder's steps): a column left None by the parameters takes the
+#: value of the run's record.
+RUN_RESOLVED = ("d", "n", "rate", "lr", "theory_steps")
+#: record fields named like an option that mean something else: the steps run (the option is the budget),
+#: the eigenvalues (the option names the spectrum), the file written.
+RECORD_MEANS_OTHER = ("steps", "spectrum", "save_params")
 #: metrics copied into REAL columns (the rest stay in the ``metrics`` JSON).
 METRIC_COLUMNS = ("final_risk", "predicted_risk", "relative_gap", "frame_spectrum_error", "polar_alignment")
 #: bookkeeping columns, in table order (after the id).
@@ -74,6 +91,70 @@ def _quote(name: str) -> str:
 def _unreadable(path: str, why) -> str:
     return (f"{path!r} is not a readable twolayer results database ({why}); it is left as it is: restore it "
             "from a copy, or give another file")
+
+
+def resolved_columns(params: dict, metrics: dict | None = None) -> dict:
+    """The value of every option column of a run: what the run used, None where an option does not apply.
+
+    The runs of a spec are stored resolved by :class:`~twolayer.config.RunConfig`; what is still None is
+    taken, in this order, from the run's record (``metrics``: the options it reports, such as the
+    :data:`RUN_RESOLVED` ones -- a data set's ``d``, ``n`` from the rate, the default ``lr`` -- except
+    :data:`RECORD_MEANS_OTHER`), then, for the options missing from ``params`` altogether (rows written
+    before an option existed, or by a version that stored only the options given), from the defaults
+    that :class:`~twolayer.config.RunConfig` resolves for the row. Parameters that are not a valid
+    configuration (a custom run function's) keep only what they give and what the record says.
+
+    Parameters
+    ----------
+    params : dict
+        The run's parameters.
+    metrics : dict or None, optional
+        The run's record (None: a failed run).
+
+    Returns
+    -------
+    dict
+        Option name -> value, for every key of :data:`~twolayer.sweep.spec.KEYS`.
+
+    Examples
+    --------
+    >>> cols = resolved_columns({"data": "digits", "rate": 0.25}, {"d": 64, "n": 16, "lr": 0.01})
+    >>> cols["activation"], cols["d"], cols["n"], cols["lr"], cols["batch_size"], cols["spectrum"]
+    ('sign', 64, 16, 0.01, 256, None)
+    """
+    from ..config import RunConfig
+
+    values = {k: params.get(k) for k in KEYS}
+    for k, v in (metrics or {}).items():
+        if k in KEYS and values[k] is None and v is not None and k not in RECORD_MEANS_OTHER:
+            try:
+                values[k] = KEYS[k].check(v)
+            except (ValueError, TypeError):
+                pass
+    missing = [k for k in KEYS if k not in params and values[k] is None]
+    if missing:
+        try:
+            resolved = RunConfig.from_dict({k: v for k, v in params.items() if k in KEYS}).to_dict()
+        except (ValueError, TypeError):
+            resolved = {}
+        for k in missing:
+            values[k] = resolved.get(k)
+    return values
+
+
+class StoreFullError(RuntimeError):
+    """A write failed because the disk (or the database's size limit) is full.
+
+    The transaction of that write was rolled back: every row written before is intact, and a sweep
+    run again once there is space resumes where it stopped. The message names the file, counts the
+    rows kept and says so. A ``RuntimeError`` (the command line exits with status 1, as for a failed run).
+    """
+
+
+def _is_full(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's SQLITE_FULL ("database or disk is full")."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc))
 
 
 class StoreError(ValueError):
@@ -134,6 +215,9 @@ class ResultStore:
             elif not self._has_runs_table():
                 self.conn.close()
                 raise StoreError(f"{self.path!r} is not a twolayer results database (no 'runs' table)")
+        except StoreFullError:
+            self.conn.close()
+            raise
         except sqlite3.DatabaseError as exc:
             if self.conn is not None:
                 self.conn.close()
@@ -141,6 +225,8 @@ class ResultStore:
                 raise StoreError(_unreadable(self.path, exc)) from None
             raise StoreError(f"{self.path!r} is not a usable SQLite results database: {exc}") from None
         self._columns = None
+        self._writable = create
+        self._read_table = None
 
     # -- setup
     def _check_intact(self) -> None:
@@ -179,19 +265,75 @@ class ResultStore:
             for m in METRIC_COLUMNS:
                 if m not in have:
                     self.conn.execute(f"ALTER TABLE runs ADD COLUMN {_quote(m)} REAL")
+            if not self._columns_resolved():
+                _resolve_null_columns(self.conn, "runs")
+                self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('resolved_keys', ?)",
+                                  (_resolved_mark(),))
+
+    def _columns_resolved(self) -> bool:
+        """Whether the option columns were resolved by a version with the options of today's KEYS."""
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'resolved_keys'").fetchone()
+        except sqlite3.OperationalError:  # no meta table: a file of another program or version
+            return False
+        return row is not None and row[0] == _resolved_mark()
+
+    def _table(self) -> str:
+        """The table reads go to: ``runs``, or for a store opened to read whose option columns an older
+        version left NULL, a temporary resolved copy (the file itself is not changed)."""
+        if self._read_table is None:
+            self._read_table = "runs"
+            if not self._writable and not self._columns_resolved():
+                self.conn.execute("DROP TABLE IF EXISTS temp.runs_resolved")
+                self.conn.execute("CREATE TEMP TABLE runs_resolved AS SELECT * FROM main.runs")
+                have = {r["name"] for r in self.conn.execute("PRAGMA temp.table_info(runs_resolved)")}
+                for k, key in KEYS.items():
+                    if k not in have:
+                        self.conn.execute(f"ALTER TABLE temp.runs_resolved ADD COLUMN {_quote(k)} {key.sql_type}")
+                _resolve_null_columns(self.conn, "temp.runs_resolved")
+                self._read_table = "temp.runs_resolved"
+        return self._read_table
 
     def _transaction(self):
-        conn = self.conn
+        """``with self._transaction():`` one BEGIN IMMEDIATE ... COMMIT (ROLLBACK on an error);
+        a full disk becomes :class:`StoreFullError`."""
+        conn, store = self.conn, self
 
         class _Tx:
             def __enter__(self):
-                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    if _is_full(exc):
+                        raise store._full(exc) from None
+                    raise
 
             def __exit__(self, exc_type, exc, tb):
-                conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+                if exc_type is None:
+                    try:
+                        conn.execute("COMMIT")
+                        return False
+                    except sqlite3.OperationalError as failed:
+                        exc = failed
+                if conn.in_transaction:  # SQLite may already have rolled back on a full disk
+                    conn.execute("ROLLBACK")
+                if _is_full(exc):
+                    raise store._full(exc) from None
+                if exc_type is None:
+                    raise exc
                 return False
 
         return _Tx()
+
+    def _full(self, exc) -> StoreFullError:
+        try:
+            kept = f"the {self.count()} rows already written are intact"
+        except sqlite3.Error:
+            kept = "the rows already written are intact"
+        return StoreFullError(
+            f"results database {self.path!r}: the disk is full ({exc}); the result being written was not saved, "
+            f"and {kept}: free some space, then run the same command again to resume (runs already done are not redone)"
+        )
 
     def close(self) -> None:
         """Close the connection (also done on leaving the ``with`` block).
@@ -220,11 +362,15 @@ class ResultStore:
             The names, read once and cached.
         """
         if self._columns is None:
-            self._columns = [r["name"] for r in self.conn.execute("PRAGMA table_info(runs)")]
+            self._columns = [r["name"] for r in self.conn.execute(f"PRAGMA {self._info()}")]
         return self._columns
 
+    def _info(self) -> str:
+        table = self._table()
+        return "temp.table_info(runs_resolved)" if table.startswith("temp.") else "table_info(runs)"
+
     def _column_types(self) -> dict:
-        return {r["name"]: (r["type"] or "").split()[0].upper() for r in self.conn.execute("PRAGMA table_info(runs)")}
+        return {r["name"]: (r["type"] or "").split()[0].upper() for r in self.conn.execute(f"PRAGMA {self._info()}")}
 
     # -- writing
     def add_spec(self, spec) -> None:
@@ -250,7 +396,7 @@ class ResultStore:
             )
 
     def record(self, params: dict, outcome, *, spec_hash: str, spec_name: str | None = None,
-               version: str | None = None) -> bool:
+               version: str | None = None, key: str | None = None) -> bool:
         """Write one run's outcome in its own transaction. Returns False when the run was
         already 'done' (the row is kept as it is), True otherwise.
 
@@ -268,6 +414,8 @@ class ResultStore:
             Name of that spec.
         version : str or None, optional
             Package version that ran it.
+        key : str or None, optional
+            The run's key (default: :func:`~twolayer.sweep.spec.run_key` of ``params``).
 
         Returns
         -------
@@ -285,7 +433,7 @@ class ResultStore:
         """
         metrics = outcome.metrics or {}
         row = {
-            "run_key": run_key(params),
+            "run_key": key or run_key(params),
             "spec_hash": spec_hash,
             "spec_name": spec_name,
             "status": outcome.status,
@@ -299,8 +447,7 @@ class ResultStore:
             "params": canonical_json(params),
             "metrics": json.dumps(metrics, sort_keys=True, allow_nan=False) if outcome.metrics is not None else None,
         }
-        for k in KEYS:
-            row[k] = params.get(k)
+        row.update(resolved_columns(params, outcome.metrics))
         for m in METRIC_COLUMNS:
             v = metrics.get(m)
             row[m] = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
@@ -366,7 +513,7 @@ class ResultStore:
             else:
                 clauses.append(f"{_quote(column)} {OPERATORS[op]} ?")
                 args.append(value)
-        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY id"
+        sql = f"SELECT * FROM {self._table()}" + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY id"
         out = []
         for r in self.conn.execute(sql, args):
             row = dict(r)
@@ -374,6 +521,32 @@ class ResultStore:
             row["metrics"] = json.loads(row["metrics"]) if row["metrics"] is not None else None
             out.append(row)
         return out
+
+
+def _resolved_mark() -> str:
+    """What the meta key ``resolved_keys`` records: the options whose columns have been resolved."""
+    return ",".join(KEYS)
+
+
+def _resolve_null_columns(conn, table: str) -> int:
+    """Fill the NULL option columns of ``table`` with :func:`resolved_columns`; returns the rows changed."""
+    changed = 0
+    rows = conn.execute(f"SELECT * FROM {table}").fetchall()
+    for row in rows:
+        try:
+            params = json.loads(row["params"])
+            metrics = json.loads(row["metrics"]) if row["metrics"] is not None else None
+        except (TypeError, ValueError):
+            continue
+        if not isinstance(params, dict):
+            continue
+        values = resolved_columns(params, metrics if isinstance(metrics, dict) else None)
+        fill = {k: v for k, v in values.items() if v is not None and row[k] is None}
+        if fill:
+            sets = ", ".join(f"{_quote(k)} = ?" for k in fill)
+            conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", [*fill.values(), row["id"]])
+            changed += 1
+    return changed
 
 
 def parse_filter(text: str, column_types: dict) -> tuple[str, str, object]:

@@ -10,6 +10,15 @@ coefficients are two Gaussian expectations (proved; no approximation):
 The optimal decoder is A*(B) = C M^{-1} (M^+ when M is singular) and
 R(B) := R(A*(B), B) = 1 - tr(C M^{-1} C^T) / tr Sigma.
 
+**Denoising** (``noise`` = tau^2 > 0; proved, the same kernels): the encoder sees
+x~ = x + tau eps, eps ~ N(0, I), and the target is x. x and z = B x~ are jointly Gaussian with
+Cov(x, z) = Sigma B^T and Cov(z) = K~ = B (Sigma + tau^2 I) B^T, so
+
+    C = Sigma B^T diag(E[z_i sigma(z_i)] / K~_ii),   M = E[sigma(z) sigma(z)^T] at K~,
+
+and R(A, B) = E||x - A sigma(B x~)||^2 / tr Sigma keeps the formula above. For sign with
+Sigma = I this is R(B) = 1 - (1 - R_0(B)) / (1 + tau^2), R_0 the noiseless risk.
+
 For sign, M = (2/pi) arcsin(D^-1/2 K D^-1/2) with D = diag(K): its diagonal is exactly 1
 and is set directly, because arcsin'(1) is infinite (see
 :meth:`twolayer.activations.Activation.kernel_matrix`).
@@ -32,7 +41,7 @@ from ._jax_linalg import psd_solve, sandwich
 from .sign_risk import sign_risk
 
 
-def code_moments(B, cov, activation, xp=np):
+def code_moments(B, cov, activation, xp=np, noise=0.0):
     """Return (C, M, tr Sigma) for encoder ``B`` (n x d) and covariance ``cov`` (None = I).
 
     No input checks: the public functions validate first.
@@ -47,6 +56,8 @@ def code_moments(B, cov, activation, xp=np):
         An :class:`~twolayer.activations.Activation` instance (not a name).
     xp : module, optional
         Array namespace, ``numpy`` (default) or ``jax.numpy``.
+    noise : float, optional
+        Input-noise variance tau^2 (default 0): the code is sigma(B(x + tau eps)).
 
     Returns
     -------
@@ -62,6 +73,8 @@ def code_moments(B, cov, activation, xp=np):
         K = BS @ B.T
     else:  # JAX: the same (K, B Sigma), with a one-product backward pass for K
         K, BS = sandwich(B, cov)
+    if noise:  # the encoder sees x + tau eps: K~ = B (Sigma + tau^2 I) B^T; Cov(x, z) stays Sigma B^T
+        K = K * (1.0 + noise) if cov is None else K + noise * (B @ B.T)
     trace = B.shape[1] if cov is None else xp.trace(cov)
     coef = activation.code_coefficient(xp.diagonal(K), xp)
     C = BS.T * coef[None, :]
@@ -97,6 +110,17 @@ def _check_inputs(B, A, activation, cov):
     return act, B, A, cov
 
 
+def _as_noise(noise) -> float:
+    """The input-noise variance tau^2 as a float >= 0, or ValueError."""
+    try:
+        value = float(noise)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"noise (input-noise variance tau^2) must be a finite number >= 0, got {noise!r}")
+    return value
+
+
 def _solve_psd(M, rhs):
     """Solve M X = rhs for symmetric PSD M: Cholesky, or a pseudo-inverse when singular."""
     try:
@@ -109,7 +133,7 @@ def _solve_psd(M, rhs):
     return np.linalg.lstsq(M, rhs, rcond=1e-12)[0]  # minimum-norm solution (M^+ rhs)
 
 
-def optimal_decoder(B, *, activation="sign", cov=None) -> np.ndarray:
+def optimal_decoder(B, *, activation="sign", cov=None, noise=0.0) -> np.ndarray:
     """A*(B) = C M^{-1}: the decoder minimising the exact population risk for fixed B (d x n).
 
     M^+ (minimum-norm solution) replaces M^{-1} when M is singular or badly conditioned.
@@ -123,6 +147,8 @@ def optimal_decoder(B, *, activation="sign", cov=None) -> np.ndarray:
     cov : array_like, optional
         d x d source covariance (symmetric PSD); None (default) is Sigma = I.
 
+    noise : float, optional
+        Input-noise variance tau^2 >= 0 of a denoising autoencoder (default 0; module docstring).
     Returns
     -------
     ndarray
@@ -140,11 +166,11 @@ def optimal_decoder(B, *, activation="sign", cov=None) -> np.ndarray:
     (4, 2)
     """
     act, B, _, cov = _check_inputs(B, None, activation, cov)
-    C, M, _ = code_moments(B, cov, act)
+    C, M, _ = code_moments(B, cov, act, noise=_as_noise(noise))
     return _solve_psd(M, C.T).T
 
 
-def population_risk(B, A=None, *, activation="sign", cov=None) -> float:
+def population_risk(B, A=None, *, activation="sign", cov=None, noise=0.0) -> float:
     """Exact R(A, B) = E||x - A sigma(Bx)||^2 / E||x||^2 for x ~ N(0, cov) (proved, float64).
 
     ``A=None`` uses the optimal decoder, R(B) = 1 - tr(C M^{-1} C^T) / tr Sigma.
@@ -161,6 +187,8 @@ def population_risk(B, A=None, *, activation="sign", cov=None) -> float:
     cov : array_like, optional
         d x d source covariance (symmetric PSD); None (default) is Sigma = I.
 
+    noise : float, optional
+        Input-noise variance tau^2 >= 0 of a denoising autoencoder (default 0; module docstring).
     Returns
     -------
     float
@@ -189,7 +217,7 @@ def population_risk(B, A=None, *, activation="sign", cov=None) -> float:
     0.5
     """
     act, B, A, cov = _check_inputs(B, A, activation, cov)
-    C, M, trace = code_moments(B, cov, act)
+    C, M, trace = code_moments(B, cov, act, noise=_as_noise(noise))
     if A is None:
         explained = float(np.sum(C.T * _solve_psd(M, C.T)))
         return float(max(0.0, 1.0 - explained / trace))  # clip rounding below 0 only
@@ -198,7 +226,7 @@ def population_risk(B, A=None, *, activation="sign", cov=None) -> float:
 
 
 # ----------------------------------------------------------------------------- JAX versions
-def risk_jax(B, A, *, activation="sign", cov=None):
+def risk_jax(B, A, *, activation="sign", cov=None, noise=0.0):
     """Differentiable R(A, B) (JAX). ``activation`` must be static under ``jax.jit``.
 
     No input checks (the inputs may be tracers); see :func:`population_risk` for the
@@ -226,11 +254,11 @@ def risk_jax(B, A, *, activation="sign", cov=None):
         If ``activation`` is unknown.
     """
     act = get_activation(activation)
-    C, M, trace = code_moments(B, cov, act, jnp)
+    C, M, trace = code_moments(B, cov, act, jnp, noise)
     return (trace - 2.0 * jnp.sum(A * C) + jnp.sum((A @ M) * A)) / trace
 
 
-def optimal_decoder_risk_jax(B, *, activation="sign", cov=None, jitter=0.0):
+def optimal_decoder_risk_jax(B, *, activation="sign", cov=None, jitter=0.0, noise=0.0):
     """Differentiable R(B) = R(A*(B), B) = 1 - tr(C M^{-1} C^T)/tr Sigma with the optimal decoder (JAX).
 
     Envelope theorem: A*(B) minimises the quadratic R(., B), so grad_B R(A*(B), B) equals
@@ -251,6 +279,8 @@ def optimal_decoder_risk_jax(B, *, activation="sign", cov=None, jitter=0.0):
     jitter : float, optional
         Added to the diagonal of M before the solve (default 0.0).
 
+    noise : float, optional
+        Input-noise variance tau^2 >= 0 of a denoising autoencoder (default 0; module docstring).
     Returns
     -------
     jax.Array
@@ -262,9 +292,9 @@ def optimal_decoder_risk_jax(B, *, activation="sign", cov=None, jitter=0.0):
         If ``activation`` is unknown.
     """
     act = get_activation(activation)
-    if isinstance(act, Sign) and cov is None:
-        return sign_risk(B, jitter)
-    C, M, trace = code_moments(B, cov, act, jnp)
+    if isinstance(act, Sign) and cov is None:  # closed-form gradient; noise only rescales C by (1 + tau^2)^(-1/2)
+        return 1.0 - (1.0 - sign_risk(B, jitter)) / (1.0 + noise) if noise else sign_risk(B, jitter)
+    C, M, trace = code_moments(B, cov, act, jnp, noise)
     if jitter:
         M = M + jitter * jnp.eye(M.shape[0], dtype=M.dtype)
     At = jax.lax.stop_gradient(psd_solve(M, C.T))
@@ -272,7 +302,7 @@ def optimal_decoder_risk_jax(B, *, activation="sign", cov=None, jitter=0.0):
     return (trace - 2.0 * jnp.sum(At.T * C) + jnp.sum(G * M)) / trace
 
 
-def optimal_decoder_jax(B, *, activation="sign", cov=None):
+def optimal_decoder_jax(B, *, activation="sign", cov=None, noise=0.0):
     """A*(B) = C M^{-1} in JAX (Cholesky solve; LU where Cholesky fails).
 
     Parameters
@@ -284,6 +314,8 @@ def optimal_decoder_jax(B, *, activation="sign", cov=None):
     cov : jax.Array, optional
         d x d source covariance; None (default) is Sigma = I.
 
+    noise : float, optional
+        Input-noise variance tau^2 >= 0 of a denoising autoencoder (default 0; module docstring).
     Returns
     -------
     jax.Array
@@ -295,5 +327,5 @@ def optimal_decoder_jax(B, *, activation="sign", cov=None):
         If ``activation`` is unknown.
     """
     act = get_activation(activation)
-    C, M, _ = code_moments(B, cov, act, jnp)
+    C, M, _ = code_moments(B, cov, act, jnp, noise)
     return psd_solve(M, C.T).T
