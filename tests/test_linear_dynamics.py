@@ -17,7 +17,6 @@ from twolayer import RunConfig, run
 from twolayer.cli import main
 from twolayer.simulations import train
 from twolayer.simulations.model import init_params
-from twolayer.theory import population_risk
 from twolayer.theory.linear_dynamics import (
     linear_curve,
     marchenko_pastur_curve,
@@ -120,42 +119,12 @@ def test_finite_d_curves_converge_to_the_marchenko_pastur_limit():
 def test_marchenko_pastur_curve_against_population_gd_at_d_800(noise):
     """Statement (issue 12 acceptance): the MP curve is within 2e-3 of population GD at d = 800, r = 1/4,
     eps = 0.1, at t = 1, 2, 3 (plain and denoising, s^2 = 0.25)."""
-    lr = 0.0025
-    result = _tied_run(800, 200, lr, 601, noise=noise, record_every=200)
-    assert result.history["step"] == [0, 200, 400, 600]
+    lr = 0.005  # measured gaps at lr 0.005: at most 5e-4 (time discretisation included)
+    result = _tied_run(800, 200, lr, 301, noise=noise, record_every=100)
+    assert result.history["step"] == [0, 100, 200, 300]
     simulated = np.asarray(result.history["risk"])[1:]
     predicted = marchenko_pastur_curve([1.0, 2.0, 3.0], 0.25, 0.1, noise=noise)
     assert np.max(np.abs(simulated - predicted)) < 2e-3, simulated - predicted
-
-
-@pytest.mark.parametrize("activation", ["linear", "relu", "sign"])
-def test_denoising_risk_against_monte_carlo(activation):
-    """Statement: with input x + tau eps the risk keeps its Gaussian kernel form, with K = B(Sigma + tau^2 I)B^T
-    for the code and Sigma B^T for the cross-moment (Monte Carlo, 5 standard errors)."""
-    rng = np.random.default_rng(0)
-    d, n, tau2 = 6, 3, 0.5
-    L = rng.standard_normal((d, d)) / np.sqrt(d)
-    cov = L @ L.T + 0.2 * np.eye(d)
-    B, A = rng.standard_normal((n, d)), rng.standard_normal((d, n)) / 2
-    exact = population_risk(B, A, activation=activation, cov=cov, noise=tau2)
-    x = rng.standard_normal((400_000, d)) @ np.linalg.cholesky(cov).T
-    z = (x + np.sqrt(tau2) * rng.standard_normal(x.shape)) @ B.T
-    code = {"linear": z, "relu": np.maximum(z, 0), "sign": np.sign(z)}[activation]
-    err = np.sum((x - code @ A.T) ** 2, axis=1) / np.trace(cov)
-    assert abs(exact - err.mean()) < 5 * err.std() / np.sqrt(err.size)
-
-
-def test_sign_denoising_closed_form_matches_the_kernels():
-    """Statement: for sign on N(0, I), R_tau(B) = 1 - (1 - R_0(B)) / (1 + tau^2) (JAX path = NumPy kernels)."""
-    import jax
-
-    from twolayer.theory import optimal_decoder_risk_jax
-
-    B = np.random.default_rng(2).standard_normal((5, 12))
-    with jax.enable_x64(True):
-        fast = float(optimal_decoder_risk_jax(jax.numpy.asarray(B), activation="sign", noise=0.3))
-    assert fast == pytest.approx(population_risk(B, activation="sign", noise=0.3), abs=1e-12)
-    assert fast == pytest.approx(1 - (1 - population_risk(B, activation="sign")) / 1.3, abs=1e-12)
 
 
 def test_theory_curve_record_and_dynamics_command_agree(capsys):

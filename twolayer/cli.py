@@ -343,7 +343,9 @@ def _warn_few_samples(records: list[dict], n_train: int, d: int) -> None:
 GAUSSIAN_KEYS = [("final_risk", ".6f"), ("trained_network_risk", ".6f"), ("refitted_decoder_risk", ".6f"),
                  ("predicted_risk", ".6f"), ("relative_gap", ".3%"),
                  ("frame_spectrum_error", ".4f"), ("polar_alignment", ".4f"), ("decoder_distance", ".3g"),
-                 ("final_risk_denoising", ".6f"), ("flow_time", ".4g"), ("curve_gap_map", ".2e"),
+                 ("final_risk_denoising", ".6f"), ("predicted_risk_denoising", ".6f"),
+                 ("relative_gap_denoising", ".3%"), ("final_l1_penalty", ".6g"), ("final_contractive_penalty", ".6g"),
+                 ("flow_time", ".4g"), ("curve_gap_map", ".2e"),
                  ("curve_gap_flow", ".2e"), ("curve_gap_limit", ".2e"),
                  ("steps", "d"), ("seconds", ".2f"), ("saved_params", "s")]
 STRUCTURED_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("trained_network_risk", ".6f"),
@@ -406,6 +408,8 @@ def _cmd_train(args) -> int:
             print(f"  {key:<38} {format(record[key], spec)}{note}")
     if record.get("few_samples_warning"):
         print(f"warning: {record['few_samples_warning']}")
+    if record.get("penalty_warning"):
+        print(f"warning: {record['penalty_warning']}")
     return 0
 
 
@@ -763,7 +767,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="the main job: every figure and a table of theory against simulation")
     p.add_argument("--out", default="figures", help="output folder (default: figures)")
     p.add_argument("--quick", action="store_true",
-                   help="small sizes, embedded data only: about 70 s on two cores (default: full size, 20-35 minutes)")
+                   help="small sizes, embedded data only: about 2.5 minutes on two cores (default: full size, 20-40 minutes)")
     p.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")
     p.set_defaults(func=_cmd_reproduce)
     return parser

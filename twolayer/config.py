@@ -44,7 +44,7 @@ from .activations import ACTIVATIONS
 from .data_decoders import BASES
 from .simulations.model import INITS, PARAMETRIZATIONS, STARTS
 from .simulations.optim import DEFAULT_LR, DEFAULT_OPTIMIZER, DEFAULT_SCHEDULE, OPTIMIZERS, SCHEDULES
-from .simulations.training import DTYPES, METHODS
+from .simulations.training import DTYPES, METHODS, check_penalties
 
 #: default input dimension of the Gaussian source and the structured sources.
 DEFAULT_D = 256
@@ -641,6 +641,12 @@ _OPTIONS = [
     Option("weight_decay", Number(closed=True), 0.0,
            "gamma: the objective is d R + gamma (|A|_F^2 + |B|_F^2) on the standardised source (not with "
            "parametrization optimal-decoder)", "training", applies="gaussian"),
+    Option("l1", Number(closed=True), 0.0,
+           "lambda of the L1 code penalty lambda E sum_i |sigma(b_i . x)| added to d R (exact for population; not for "
+           "sign: |sign| = 1)", "training", applies="gaussian"),
+    Option("contractive", Number(closed=True), 0.0,
+           "lambda of the contractive penalty lambda E |d sigma(Bx)/dx|_F^2 = lambda sum_i E[sigma'(b_i . x)^2] |b_i|^2 "
+           "added to d R (exact for population; linear, relu, erf, tanh)", "training", applies="gaussian"),
     Option("batch_size", Integer(1), 256, "minibatch size", "training", applies="samples"),
     Option("tol", Number(), None, "stop when the relative improvement over 100 steps falls below this", "training",
            applies="gaussian"),
@@ -817,6 +823,10 @@ def _resolve_dynamics(v: dict, given: list) -> None:
             raise ValueError(f"give steps or time, not both (time {v['time']:g} at lr {lr:g} sets steps = "
                              f"round(time / (2 lr)) = {steps}, and steps is {v['steps']})")
         v["steps"] = steps
+    if v["l1"] or v["contractive"]:
+        from .activations import get_activation
+
+        check_penalties(get_activation(v["activation"]), v["parametrization"], v["l1"], v["contractive"])
     if v["theory_curve"]:
         if v["activation"] not in CURVE_NEEDS:
             raise ValueError(f"theory_curve: the learning curve is predicted for activation linear or sign, got "

@@ -106,8 +106,12 @@ def _name_risks(record: dict, kind: str) -> None:
 
 
 def _run_gaussian(config, progress):
+    import warnings
+
     from .simulations import train
+    from .simulations.training import PenaltyWarning
     from .spectra import eigenvalues, load_spectrum
+    from .theory.regularised import penalty_warning
 
     source = {}
     if config.spectrum is not None:
@@ -119,15 +123,19 @@ def _run_gaussian(config, progress):
         from .learning_curves import record_every
 
         every = record_every(config.steps)
-    result = train(
-        config.d, config.code_size(), activation=config.activation, method=config.method,
-        steps=config.steps, optimizer=config.optimizer, lr=config.lr, schedule=config.schedule,
-        batch_size=config.batch_size or 256, tol=config.tol, parametrization=config.parametrization,
-        init=config.init, init_scale=config.init_scale, start=config.start or "independent", noise=config.noise,
-        weight_decay=config.weight_decay, seed=config.seed, dtype=config.dtype, progress=progress,
-        record_every=every, **source,
-    )
+    with warnings.catch_warnings():  # the record carries it (penalty_warning)
+        warnings.simplefilter("ignore", PenaltyWarning)
+        result = train(
+            config.d, config.code_size(), activation=config.activation, method=config.method,
+            steps=config.steps, optimizer=config.optimizer, lr=config.lr, schedule=config.schedule,
+            batch_size=config.batch_size or 256, tol=config.tol, parametrization=config.parametrization,
+            init=config.init, init_scale=config.init_scale, start=config.start or "independent", noise=config.noise,
+            weight_decay=config.weight_decay, l1=config.l1, contractive=config.contractive, seed=config.seed,
+            dtype=config.dtype, progress=progress, record_every=every, **source,
+        )
     record = result.as_record()
+    record["penalty_warning"] = penalty_warning(config.activation, config.parametrization, config.weight_decay,
+                                                config.l1, config.contractive)
     if config.method == "population" and config.optimizer == "sgd" and config.schedule == "constant":
         from .theory.linear_dynamics import time_of_steps
 
@@ -136,12 +144,29 @@ def _run_gaussian(config, progress):
         from .learning_curves import curve_record
 
         record.update(curve_record(result, config))
+    if config.noise:
+        record.update(_denoising_prediction(config, source.get("spectrum", source.get("cov")), record))
     record["data"] = "gaussian"
     record["spectrum_name"] = config.spectrum or "isotropic"
     if config.record_spectrum:
         lam = eigenvalues(config.spectrum, config.d) if config.spectrum else np.ones(config.d)
         record["spectrum"] = [float(v) for v in lam]
     return record, result
+
+
+def _denoising_prediction(config, spectrum, record) -> dict:
+    """``predicted_risk_denoising`` (where derived: sign isotropic, linear) and its relative gap."""
+    from .theory.regularised import denoising_min_risk
+
+    if spectrum is not None and np.ndim(spectrum) == 2:
+        spectrum = np.linalg.eigvalsh(spectrum)
+    try:
+        predicted = denoising_min_risk(record["n"] / record["d"], config.noise, activation=config.activation,
+                                       spectrum=spectrum)
+    except ValueError:  # not derived for this activation and source
+        return {"predicted_risk_denoising": None}
+    gap = record["final_risk_denoising"] / predicted - 1.0 if predicted > 0 else None
+    return {"predicted_risk_denoising": predicted, "relative_gap_denoising": gap}
 
 
 def _run_data(config, progress):

@@ -188,10 +188,13 @@ def support_loss(act, law, supports: int = SUPPORTS_PER_STEP):
     return loss
 
 
-def sample_loss(act, *, d: int, batch_size: int, steps: int, dtype, smoothing=SIGN_SMOOTHING, law=None, noise=0.0):
+def sample_loss(act, *, d: int, batch_size: int, steps: int, dtype, smoothing=SIGN_SMOOTHING, law=None, noise=0.0,
+                l1=0.0, contractive=0.0):
     """loss(params, step, key, consts) = mean_batch ||x - A sigma(B(x + tau eps))||^2 on minibatch ``step`` (v = 1).
 
-    tau^2 = ``noise`` (default 0: the plain autoencoder); eps is drawn from a key of its own.
+    tau^2 = ``noise`` (default 0: the plain autoencoder); eps is drawn from a key of its own. With a
+    penalty weight (``l1``, ``contractive``) the loss returns the pair (objective, risk part): the
+    objective adds l1 mean_batch sum_i |sigma(z_i)| + contractive mean_batch sum_i sigma'(z_i)^2 ||b_i||^2.
 
     sign is replaced by :func:`smoothed_sign` with the annealed width of step ``step``.
 
@@ -213,11 +216,13 @@ def sample_loss(act, *, d: int, batch_size: int, steps: int, dtype, smoothing=SI
         A structured law of :mod:`twolayer.theory.priors` to draw the samples from (static).
     noise : float, optional
         Input-noise variance tau^2 (default 0).
+    l1, contractive : float, optional
+        Penalty weights (default 0: no penalty, a scalar loss).
 
     Returns
     -------
     callable
-        ``loss(params, step, key, consts)``, a JAX scalar; ``consts`` as in
+        ``loss(params, step, key, consts)``, a JAX scalar (a pair with a penalty); ``consts`` as in
         :func:`~twolayer.simulations.sources.draw_batch`.
     """
     import jax
@@ -234,7 +239,16 @@ def sample_loss(act, *, d: int, batch_size: int, steps: int, dtype, smoothing=SI
         z = x_in @ params["B"].T
         code = smoothed_sign(z, smoothing_width(step, steps, smoothing)) if smooth else act(z, jnp)
         err = x - code @ decoder(params, jnp).T
-        return jnp.mean(jnp.sum(err * err, axis=1))
+        risk = jnp.mean(jnp.sum(err * err, axis=1))
+        if not (l1 or contractive):
+            return risk
+        penalty = 0.0
+        if l1:
+            penalty = penalty + l1 * jnp.mean(jnp.sum(jnp.abs(code), axis=1))
+        if contractive:
+            norms = jnp.sum(params["B"] ** 2, axis=1)
+            penalty = penalty + contractive * jnp.mean(jnp.sum(act.derivative(z, jnp) ** 2 * norms, axis=1))
+        return risk + penalty, risk
 
     return loss
 

@@ -19,6 +19,7 @@ import functools
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,7 @@ from .._resources import check_memory
 from .._validation import as_positive, as_size
 from ..activations import get_activation
 from ..theory import code_moments, optimal_decoder, population_risk
+from ..theory.regularised import code_penalties, penalty_warning
 from . import threads
 from .empirical import heldout_risk, least_squares_decoder
 from .estimators import SIGN_SMOOTHING, population_loss, sample_loss, support_loss
@@ -46,6 +48,10 @@ PROGRESS_DELAY = 2.0
 #: absolute jitter added to the kernel matrix M before the decoder's solve
 #: (optimal-decoder parametrisation; M has an O(1) diagonal there).
 JITTER = {"float32": 1e-6, "float64": 1e-12}
+
+
+class PenaltyWarning(UserWarning):
+    """An encoder-only penalty that a rescaling of the weights can drive to 0 (:func:`~twolayer.theory.regularised.penalty_warning`)."""
 
 
 class TrainingDivergedError(RuntimeError):
@@ -143,6 +149,8 @@ class _Spec:
     law: object = None
     noise: float = 0.0
     weight_decay: float = 0.0
+    l1: float = 0.0
+    contractive: float = 0.0
 
 
 @functools.lru_cache(maxsize=32)
@@ -161,15 +169,20 @@ def _compiled(spec: _Spec):
     else:
         loss = sample_loss(
             act, d=spec.d, batch_size=spec.batch_size, steps=spec.steps, dtype=jnp.dtype(spec.dtype), law=spec.law,
-            smoothing=SIGN_SMOOTHING, noise=spec.noise,
+            smoothing=SIGN_SMOOTHING, noise=spec.noise, l1=spec.l1, contractive=spec.contractive,
         )
+    exact_penalties = spec.method == "population" and (spec.l1 or spec.contractive)
 
-    def objective(params, t, key, consts):  # d R + gamma (|A|^2 + |B|^2); the value reported is d R
+    def objective(params, t, key, consts):
+        """d R + code penalties + gamma (|A|^2 + |B|^2); the value reported is d R."""
         value = loss(params, t, key, consts)
-        if not spec.weight_decay:
-            return value, value
-        penalty = jnp.sum(params["B"] ** 2) + jnp.sum(decoder(params, jnp) ** 2)
-        return value + spec.weight_decay * penalty, value
+        total, value = value if isinstance(value, tuple) else (value, value)  # samples: (objective, risk)
+        if exact_penalties:  # exact Gaussian values of the code penalties (theory.regularised.code_penalties)
+            pen = code_penalties(params["B"], activation=act, cov=consts.get("cov"), noise=spec.noise, xp=jnp)
+            total = total + spec.l1 * pen["l1"] + (spec.contractive * pen["contractive"] if spec.contractive else 0.0)
+        if spec.weight_decay:
+            total = total + spec.weight_decay * (jnp.sum(params["B"] ** 2) + jnp.sum(decoder(params, jnp) ** 2))
+        return total, value
 
     grad = jax.value_and_grad(objective, has_aux=True)
 
@@ -193,20 +206,36 @@ def _compiled(spec: _Spec):
     return tx, run
 
 
-def _check_regularisers(noise, weight_decay, parametrization, data, law):
-    """(noise, weight_decay) as floats >= 0; ValueError where they are not built."""
+def _check_regularisers(noise, weight_decay, parametrization, data, law, l1=0.0, contractive=0.0, act=None):
+    """(noise, weight_decay, l1, contractive) as floats >= 0; ValueError where they are not built or meaningless."""
     values = []
-    for name, value in (("noise", noise), ("weight_decay", weight_decay)):
+    for name, value in (("noise", noise), ("weight_decay", weight_decay), ("l1", l1), ("contractive", contractive)):
         value = 0.0 if value is None or value == 0 else as_positive(value, name, " or 0")
         values.append(value)
-    noise, weight_decay = values
-    if (noise or weight_decay) and (data is not None or law is not None):
-        raise ValueError("noise and weight_decay are built for the Gaussian source so far (not for a data matrix "
-                         "or a structured law)")
+    noise, weight_decay, l1, contractive = values
+    if (noise or weight_decay or l1 or contractive) and (data is not None or law is not None):
+        raise ValueError("noise, weight_decay, l1 and contractive are built for the Gaussian source so far (not for "
+                         "a data matrix or a structured law)")
+    if (l1 or contractive) and act is not None:
+        check_penalties(act, parametrization, l1, contractive)
     if weight_decay and parametrization == "optimal-decoder":
         raise ValueError("weight_decay penalises the trained parameters; with parametrization 'optimal-decoder' the "
                          "decoder is not one of them (and R(B) does not depend on the scale of B's rows): use untied")
-    return noise, weight_decay
+    return noise, weight_decay, l1, contractive
+
+
+def check_penalties(act, parametrization: str, l1: float, contractive: float) -> None:
+    """ValueError for a code penalty that is meaningless for this activation and parametrisation (see the messages)."""
+    if act.name == "sign":
+        if l1:
+            raise ValueError("l1 on a sign code is meaningless: |sign| = 1, so the penalty is the constant n")
+        raise ValueError("contractive on a sign code is meaningless: sign' = 0 almost everywhere, so the penalty is 0")
+    if parametrization == "optimal-decoder" and act.homogeneous:
+        raise ValueError(f"a code penalty with parametrization optimal-decoder and {act.name} is degenerate: R(B) "
+                         "ignores the row norms of B while the penalty shrinks with them, so B -> 0 at no cost; use "
+                         "parametrization untied with weight_decay, or erf/tanh")
+    if contractive:
+        act.derivative(np.zeros(1))  # ValueError for an activation without a derivative here
 
 
 def _check_options(method, parametrization, optimizer, schedule, dtype, init, tol, data, law=None):
@@ -261,6 +290,8 @@ def train(
     start="independent",
     noise=0.0,
     weight_decay=0.0,
+    l1=0.0,
+    contractive=0.0,
     seed=0,
     dtype="float32",
     record_every=0,
@@ -326,6 +357,11 @@ def train(
     weight_decay : float, optional
         gamma >= 0: the objective is d R + gamma (||A||_F^2 + ||B||_F^2) on the standardised source
         (= 2 L with L of theory/dynamics.md; default 0). Not with "optimal-decoder".
+    l1, contractive : float, optional
+        Code penalties added to d R: l1 E sum_i |sigma(z_i)| and contractive E sum_i sigma'(z_i)^2 ||b_i||^2
+        (exact Gaussian values for population, :func:`twolayer.theory.regularised.code_penalties`; minibatch
+        values for samples; default 0). Refused for sign, and with "optimal-decoder" for relu and linear;
+        a :class:`PenaltyWarning` for the rescaling degeneracy (relu, linear without weight_decay).
     seed : int, optional
         Fixes the initialisation and the samples; same seed, same numbers (default 0).
     dtype : {"float32", "float64"}, optional
@@ -364,7 +400,11 @@ def train(
     parametrization, optimizer, schedule, tol = _check_options(
         method, parametrization, optimizer, schedule, dtype, init, tol, data, law
     )
-    noise, weight_decay = _check_regularisers(noise, weight_decay, parametrization, data, law)
+    noise, weight_decay, l1, contractive = _check_regularisers(noise, weight_decay, parametrization, data, law, l1,
+                                                              contractive, act)
+    degenerate = penalty_warning(act, parametrization, weight_decay, l1, contractive)
+    if degenerate:
+        warnings.warn(degenerate, PenaltyWarning, stacklevel=2)
     steps = as_size(steps, "steps")
     batch_size = as_size(batch_size, "batch_size")
     record_every = as_size(record_every, "record_every", minimum=0)
@@ -381,15 +421,19 @@ def train(
     spec = _Spec(
         activation if isinstance(activation, str) else act,
         method, parametrization, optimizer, lr, schedule, steps, chunk, batch_size, d, dtype, law, noise, weight_decay,
+        l1, contractive,
     )
 
     start_time = time.perf_counter()
     with threads.blas_threads(blas_threads):
         params, history, steps_run, stopped = _run(spec, params0, source, seed, tol, record_every, progress, act)
-    A, extra = _final_decoder(params, parametrization, method, source, act)
+    A, extra = _final_decoder(params, parametrization, method, source, act, noise * source.variance)
     B0 = params0["B"].astype(dtype).astype(np.float64) / np.sqrt(source.variance)  # the start as trained
     metrics = compare_with_theory(A, params["B"], activation=act, cov=source.cov, B0=B0)
     metrics.update(extra)
+    if l1 or contractive:  # exact values of the penalties of the trained encoder, on the source itself
+        pen = code_penalties(params["B"], activation=act, cov=source.cov, noise=noise * source.variance)
+        metrics["final_l1_penalty"], metrics["final_contractive_penalty"] = pen["l1"], pen["contractive"]
     if noise:  # the objective's own risk: the encoder sees x + tau eps (tau^2 relative to the variance)
         metrics["final_risk_denoising"] = population_risk(params["B"], A, activation=act, cov=source.cov,
                                                           noise=noise * source.variance)
@@ -400,6 +444,7 @@ def train(
         "parametrization": parametrization, "optimizer": optimizer, "lr": lr, "schedule": schedule,
         "batch_size": batch_size if method == "samples" else None, "init": init, "init_scale": float(init_scale),
         "start": start if parametrization == "untied" else None, "noise": noise, "weight_decay": weight_decay,
+        "l1": l1, "contractive": contractive,
         "seed": seed,
         "dtype": dtype, "tol": tol, "step_budget": steps,
         "source": ("structured" if source.law is not None else "data" if source.data is not None
@@ -518,8 +563,11 @@ def _converged(losses, tol, method) -> bool:
     return (before - now) / abs(now) < tol
 
 
-def _final_decoder(params, parametrization, method, source, act):
+def _final_decoder(params, parametrization, method, source, act, noise=0.0):
     """The reported decoder A (see :func:`train`) and extra metrics on the trained one.
+
+    A denoising run (``noise`` = tau^2 in the source's units) reports the decoder of its objective:
+    the optimal (or refitted) decoder for the noisy input x + tau eps.
 
     A samples run's trained network (its encoder with the decoder as trained) is checked first
     (:func:`_check_trained`): a diverged one raises :class:`TrainingDivergedError`, whatever the
@@ -530,7 +578,7 @@ def _final_decoder(params, parametrization, method, source, act):
     """
     B = params["B"]
     if parametrization == "optimal-decoder":
-        return optimal_decoder(B, activation=act, cov=source.cov), {}
+        return optimal_decoder(B, activation=act, cov=source.cov, noise=noise), {}
     trained = decoder(params)
     if method != "samples":
         return trained, {}
@@ -539,8 +587,8 @@ def _final_decoder(params, parametrization, method, source, act):
         return trained, {} if source.law is not None else {"trained_network_risk": risk}
     extra = {"final_risk_trained_decoder": risk, "trained_network_risk": risk}
     if source.data is None:
-        extra["refitted_decoder_risk"] = population_risk(B, activation=act, cov=source.cov)
-        return optimal_decoder(B, activation=act, cov=source.cov), extra
+        extra["refitted_decoder_risk"] = population_risk(B, activation=act, cov=source.cov, noise=noise)
+        return optimal_decoder(B, activation=act, cov=source.cov, noise=noise), extra
     X = source.data
     A = least_squares_decoder(X, B, activation=act)
     extra["empirical_risk"] = heldout_risk(X, B, A, activation=act)
