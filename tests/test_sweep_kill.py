@@ -156,3 +156,25 @@ def test_killing_the_parent_leaves_no_worker_behind(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_two_sweeps_writing_one_store_at_once_lose_and_duplicate_nothing(tmp_path):
+    """Issue 11 acceptance ("two writers"): two sweep processes on the same spec and store at the same time, then
+    a resume: every run exactly once, 'done', with the metrics of an uninterrupted sweep."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text(SPEC)
+    db = tmp_path / "shared.sqlite"
+    first, second = launch(spec, db), launch(spec, db)
+    outs = [proc.communicate(timeout=120) for proc in (first, second)]
+    for proc, (_, err) in zip((first, second), outs):
+        # a writer that met the other's lock may stop with its one-line message; it must not corrupt the store
+        assert proc.returncode == 0 or b"Traceback" not in err, err.decode()
+    resume = launch(spec, db)
+    out, err = resume.communicate(timeout=120)
+    assert resume.returncode == 0, err.decode()
+    reference = tmp_path / "reference.sqlite"
+    run_sweep(load_spec(spec), reference, run_fn=fakes.fake_run, workers=1)
+    shared, expected = rows_of(db), rows_of(reference)
+    assert len(shared) == GRID_SIZE == len({key for key, *_ in shared})
+    assert all(status == "done" for _, _, status, _ in shared)
+    assert sorted(shared, key=lambda r: r[0]) == sorted(expected, key=lambda r: r[0])

@@ -74,6 +74,14 @@ def _half_line_rule(nodes: int = 96, end: float = 12.0) -> tuple[np.ndarray, np.
     return g, w * end / 2.0 * np.exp(-g * g / 2.0) / math.sqrt(2.0 * math.pi)
 
 
+def _half_line_expect(f, scale, xp=np):
+    """E f(s g) = int_0^inf (f(s g) + f(-s g)) phi(g) dg by :func:`_half_line_rule` (f elementwise)."""
+    g, w = _half_line_rule()
+    s = xp.asarray(scale)[..., None]
+    g, w = xp.asarray(g), xp.asarray(w)
+    return xp.sum(w * (f(s * g) + f(-s * g)), axis=-1)
+
+
 def nodes_for_scale(scale, xp=np) -> int:
     """N = ceil(48 max(1, s_max)^2) for concrete NumPy scales, 48 under JAX (see module doc).
 
@@ -277,10 +285,7 @@ class Activation:
         array
             E|sigma(s g)|, shaped like ``scale``.
         """
-        g, w = _half_line_rule()
-        s = xp.asarray(scale)[..., None]
-        g, w = xp.asarray(g), xp.asarray(w)
-        return xp.sum(w * (xp.abs(self(s * g, xp)) + xp.abs(self(-s * g, xp))), axis=-1)
+        return _half_line_expect(lambda z: xp.abs(self(z, xp)), scale, xp)
 
     def derivative_moment(self, scale, xp=np):
         """E[sigma'(s g)^2], g ~ N(0, 1) (the contractive penalty); by default the half-line rule of
@@ -298,10 +303,7 @@ class Activation:
         array
             E[sigma'(s g)^2], shaped like ``scale``.
         """
-        g, w = _half_line_rule()
-        s = xp.asarray(scale)[..., None]
-        g, w = xp.asarray(g), xp.asarray(w)
-        return xp.sum(w * (self.derivative(s * g, xp) ** 2 + self.derivative(-s * g, xp) ** 2), axis=-1)
+        return _half_line_expect(lambda z: self.derivative(z, xp) ** 2, scale, xp)
 
     def linearised_constant(self, scale=1.0) -> float:
         r"""c(s) = (E sigma^2 - (E sigma)^2 - (E g sigma)^2) / (E g sigma)^2 at pre-activation scale s.

@@ -127,7 +127,7 @@ def population_loss(act, parametrization: str, jitter: float, noise: float = 0.0
         if parametrization == "optimal-decoder":
             B_eff = normalise_rows(B, _jnp()) if act.homogeneous else B
             return d * optimal_decoder_risk_jax(B_eff, activation=act, cov=cov, jitter=jitter, noise=noise)
-        return d * risk_jax(B, decoder(params), activation=act, cov=cov, noise=noise)
+        return d * risk_jax(B, decoder(params), activation=act, cov=cov, noise=noise, skip=params.get("b"))
 
     return loss
 
@@ -239,6 +239,8 @@ def sample_loss(act, *, d: int, batch_size: int, steps: int, dtype, smoothing=SI
         z = x_in @ params["B"].T
         code = smoothed_sign(z, smoothing_width(step, steps, smoothing)) if smooth else act(z, jnp)
         err = x - code @ decoder(params, jnp).T
+        if "b" in params:  # the skip connection x_hat = b x~ + A sigma(B x~)
+            err = err - params["b"] * x_in
         risk = jnp.mean(jnp.sum(err * err, axis=1))
         if not (l1 or contractive):
             return risk

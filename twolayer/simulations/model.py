@@ -5,7 +5,10 @@ Parametrisations (the trained parameters, a dict of arrays):
 * ``"untied"``          -- {"A": d x n, "B": n x d}, both trained;
 * ``"tied"``            -- {"alpha": scalar, "B": n x d}, A = alpha B^T;
 * ``"optimal-decoder"`` -- {"B": n x d}; A = A*(B) = C M^{-1} is the exact optimal decoder
-  for the Gaussian source (population method only; see :mod:`.estimators`).
+  for the Gaussian source (population method only; see :mod:`.estimators`);
+* ``"skip"``            -- {"A": d x n, "B": n x d, "b": scalar}, x_hat = b x~ + A sigma(B x~): a trainable
+  skip connection from the (noisy) input, as in the denoising autoencoders of Cui & Zdeborova
+  (NeurIPS 2023); b starts at 0. The skip passes x~ uncompressed, so it is a denoiser, not a code.
 
 Initialisations of an n x d matrix (rows of norm ~1, so that pre-activations are O(1)):
 
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-PARAMETRIZATIONS = ("untied", "tied", "optimal-decoder")
+PARAMETRIZATIONS = ("untied", "tied", "optimal-decoder", "skip")
 INITS = ("gaussian", "orthogonal", "flat")
 #: how the decoder of the "untied" parametrisation starts: drawn on its own, or A(0) = B(0)^T.
 STARTS = ("independent", "tied")
@@ -132,7 +135,8 @@ def init_params(d: int, n: int, *, parametrization: str, init: str, seed: int, i
     Returns
     -------
     dict
-        ``{"B": n x d}``, plus ``"A"`` (d x n) for "untied" or ``"alpha"`` (1.0) for "tied".
+        ``{"B": n x d}``, plus ``"A"`` (d x n) for "untied", ``"A"`` and ``"b"`` (0.0) for "skip", or
+        ``"alpha"`` (1.0) for "tied".
 
     Raises
     ------
@@ -151,9 +155,11 @@ def init_params(d: int, n: int, *, parametrization: str, init: str, seed: int, i
         raise ValueError(f"init_scale must be a finite number > 0, got {init_scale!r}")
     rng = np.random.default_rng(seed)
     params = {"B": init_scale * init_matrix(n, d, init, rng)}
-    if parametrization == "untied":
+    if parametrization in ("untied", "skip"):
         A = params["B"] if start == "tied" else init_scale * init_matrix(n, d, init, rng)
         params["A"] = A.T.copy()  # d x n
+    if parametrization == "skip":
+        params["b"] = np.float64(0.0)
     elif parametrization == "tied":
         params["alpha"] = np.float64(1.0)  # refined by :func:`tied_scale` once the source is known
     return params

@@ -247,6 +247,9 @@ def _check_options(method, parametrization, optimizer, schedule, dtype, init, to
                          f"support (bernoulli-gaussian:P); {law.spec} is trained with method='samples'")
     if parametrization is None:
         parametrization = "optimal-decoder" if method == "population" and law is None else "untied"
+    if (law is not None or data is not None) and parametrization == "skip":
+        raise ValueError("parametrization 'skip' is built for the Gaussian source so far (its exact risk and the "
+                         "closed-form skip weight); use untied")
     if law is not None and parametrization == "optimal-decoder":
         raise ValueError("parametrization 'optimal-decoder' needs the exact Gaussian risk; a structured source "
                          "trains the decoder ('untied' or 'tied')")
@@ -431,12 +434,17 @@ def train(
     B0 = params0["B"].astype(dtype).astype(np.float64) / np.sqrt(source.variance)  # the start as trained
     metrics = compare_with_theory(A, params["B"], activation=act, cov=source.cov, B0=B0)
     metrics.update(extra)
+    skip = params.get("b")
+    if skip is not None:  # x_hat = b x~ + A sigma(B x~): its own risk; the closed-form weight (isotropic)
+        metrics["final_risk"] = extra["trained_network_risk"]
+        if source.isotropic:
+            metrics["predicted_skip_weight"] = 1.0 / (1.0 + noise)
     if l1 or contractive:  # exact values of the penalties of the trained encoder, on the source itself
         pen = code_penalties(params["B"], activation=act, cov=source.cov, noise=noise * source.variance)
         metrics["final_l1_penalty"], metrics["final_contractive_penalty"] = pen["l1"], pen["contractive"]
     if noise:  # the objective's own risk: the encoder sees x + tau eps (tau^2 relative to the variance)
         metrics["final_risk_denoising"] = population_risk(params["B"], A, activation=act, cov=source.cov,
-                                                          noise=noise * source.variance)
+                                                          noise=noise * source.variance, skip=skip)
     seconds = time.perf_counter() - start_time
 
     config = {
@@ -498,8 +506,8 @@ def _run(spec, params0, source, seed, tol, record_every, progress, act):
 
 
 def _unstandardise(params, v):
-    """Parameters for the source itself from those for x / sqrt(v): B / sqrt(v), A sqrt(v), alpha v."""
-    factor = {"B": 1.0 / np.sqrt(v), "A": np.sqrt(v), "alpha": v}
+    """Parameters for the source itself from those for x / sqrt(v): B / sqrt(v), A sqrt(v), alpha v, b as it is."""
+    factor = {"B": 1.0 / np.sqrt(v), "A": np.sqrt(v), "alpha": v, "b": 1.0}
     return {k: p * factor[k] for k, p in params.items()}
 
 
@@ -580,6 +588,12 @@ def _final_decoder(params, parametrization, method, source, act, noise=0.0):
     if parametrization == "optimal-decoder":
         return optimal_decoder(B, activation=act, cov=source.cov, noise=noise), {}
     trained = decoder(params)
+    if parametrization == "skip":  # the network as trained, skip connection included
+        b = float(params["b"])
+        risk = population_risk(B, trained, activation=act, cov=source.cov, skip=b)  # clean input
+        if method == "samples":
+            _check_trained(B, trained, act, source, risk)
+        return trained, {"skip_weight": b, "trained_network_risk": risk}
     if method != "samples":
         return trained, {}
     risk = _check_trained(B, trained, act, source)

@@ -19,6 +19,10 @@ Cov(x, z) = Sigma B^T and Cov(z) = K~ = B (Sigma + tau^2 I) B^T, so
 and R(A, B) = E||x - A sigma(B x~)||^2 / tr Sigma keeps the formula above. For sign with
 Sigma = I this is R(B) = 1 - (1 - R_0(B)) / (1 + tau^2), R_0 the noiseless risk.
 
+**Skip connection** (``skip`` = b; x_hat = b x~ + A sigma(B x~); proved, the same moments): with
+C~ = E[x~ sigma(z)^T] = (Sigma + tau^2 I) B^T diag(E[z_i sigma(z_i)] / K~_ii), the risk gains
+b^2 (tr Sigma + tau^2 d) - 2 b tr Sigma + 2 b tr(A^T C~) in its numerator.
+
 For sign, M = (2/pi) arcsin(D^-1/2 K D^-1/2) with D = diag(K): its diagonal is exactly 1
 and is set directly, because arcsin'(1) is infinite (see
 :meth:`twolayer.activations.Activation.kernel_matrix`).
@@ -170,7 +174,7 @@ def optimal_decoder(B, *, activation="sign", cov=None, noise=0.0) -> np.ndarray:
     return _solve_psd(M, C.T).T
 
 
-def population_risk(B, A=None, *, activation="sign", cov=None, noise=0.0) -> float:
+def population_risk(B, A=None, *, activation="sign", cov=None, noise=0.0, skip=None) -> float:
     """Exact R(A, B) = E||x - A sigma(Bx)||^2 / E||x||^2 for x ~ N(0, cov) (proved, float64).
 
     ``A=None`` uses the optimal decoder, R(B) = 1 - tr(C M^{-1} C^T) / tr Sigma.
@@ -218,6 +222,12 @@ def population_risk(B, A=None, *, activation="sign", cov=None, noise=0.0) -> flo
     """
     act, B, A, cov = _check_inputs(B, A, activation, cov)
     C, M, trace = code_moments(B, cov, act, noise=_as_noise(noise))
+    if skip is not None:
+        if A is None:
+            raise ValueError("skip needs the decoder A (the optimal decoder is defined without the skip connection)")
+        value = trace - 2.0 * np.sum(A * C) + np.sum((A @ M) * A) + _skip_terms(B, A, cov, act, noise, float(skip),
+                                                                                 trace, np)
+        return float(value / trace)
     if A is None:
         explained = float(np.sum(C.T * _solve_psd(M, C.T)))
         return float(max(0.0, 1.0 - explained / trace))  # clip rounding below 0 only
@@ -226,7 +236,17 @@ def population_risk(B, A=None, *, activation="sign", cov=None, noise=0.0) -> flo
 
 
 # ----------------------------------------------------------------------------- JAX versions
-def risk_jax(B, A, *, activation="sign", cov=None, noise=0.0):
+def _skip_terms(B, A, cov, act, noise, skip, trace, xp):
+    """b^2 (tr Sigma + tau^2 d) - 2 b tr Sigma + 2 b tr(A^T C~): the skip connection's part of the numerator."""
+    d = B.shape[1]
+    BS = B if cov is None else B @ cov
+    K_diag = xp.sum(BS * B, axis=1) + noise * xp.sum(B * B, axis=1)
+    coef = act.code_coefficient(K_diag, xp)
+    C_tilde = (BS + noise * B).T * coef[None, :]
+    return skip * skip * (trace + noise * d) - 2.0 * skip * trace + 2.0 * skip * xp.sum(A * C_tilde)
+
+
+def risk_jax(B, A, *, activation="sign", cov=None, noise=0.0, skip=None):
     """Differentiable R(A, B) (JAX). ``activation`` must be static under ``jax.jit``.
 
     No input checks (the inputs may be tracers); see :func:`population_risk` for the
@@ -242,6 +262,10 @@ def risk_jax(B, A, *, activation="sign", cov=None, noise=0.0):
         Anything :func:`~twolayer.activations.get_activation` accepts (default ``"sign"``).
     cov : jax.Array, optional
         d x d source covariance; None (default) is Sigma = I.
+    noise : float, optional
+        Input-noise variance tau^2 >= 0 of a denoising autoencoder (default 0; module docstring).
+    skip : jax.Array or None, optional
+        The weight b of a skip connection x_hat = b x~ + A sigma(B x~) (default None: none).
 
     Returns
     -------
@@ -255,7 +279,10 @@ def risk_jax(B, A, *, activation="sign", cov=None, noise=0.0):
     """
     act = get_activation(activation)
     C, M, trace = code_moments(B, cov, act, jnp, noise)
-    return (trace - 2.0 * jnp.sum(A * C) + jnp.sum((A @ M) * A)) / trace
+    value = trace - 2.0 * jnp.sum(A * C) + jnp.sum((A @ M) * A)
+    if skip is not None:
+        value = value + _skip_terms(B, A, cov, act, noise, skip, trace, jnp)
+    return value / trace
 
 
 def optimal_decoder_risk_jax(B, *, activation="sign", cov=None, jitter=0.0, noise=0.0):
