@@ -166,3 +166,25 @@ def test_learning_curves_figure(quick_figures):
             else:
                 pred = limit_curve(t, float(series.split("= ")[1]), 0.03)
                 assert np.max(np.abs(sim - pred) / pred) < tol
+
+
+def test_regularised_figure(quick_figures):
+    """The theory lines are the derived denoising minima 1 - (1 - min R_0)/(1 + tau^2) (sign: 1 - (2r/pi)/(1 + tau^2);
+    linear: 1 - r/(1 + tau^2); relu: approximate); for sign and linear gradient descent at every noise level lies
+    within 1 % of them (exact at every d for r <= 1); along the L1 sweep
+    a larger penalty weight gives a smaller code L1 norm, and the largest weight the largest risk (moderate weights
+    can lower the erf risk: theory/regularised.md)."""
+    from twolayer.theory.regularised import denoising_min_risk
+
+    rows = read_csv(quick_figures / "regularised.csv")
+    for r in [r for r in rows if r["kind"] == "theory"][::23]:
+        assert float(r["risk"]) == pytest.approx(
+            denoising_min_risk(0.5, float(r["noise"]), activation=r["activation"]), abs=1e-12)
+    sims = [r for r in rows if r["panel"] == "noise" and r["kind"] == "simulation" and r["activation"] != "relu"]
+    assert len(sims) == 10
+    for r in sims:
+        assert float(r["risk"]) == pytest.approx(
+            denoising_min_risk(0.5, float(r["noise"]), activation=r["activation"]), rel=1e-2)
+    l1 = sorted((r for r in rows if r["panel"] == "l1"), key=lambda r: float(r["l1_weight"]))
+    norms, risks = [float(r["l1_per_neuron"]) for r in l1], [float(r["risk"]) for r in l1]
+    assert norms == sorted(norms, reverse=True) and risks[-1] == max(risks)

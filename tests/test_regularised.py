@@ -77,9 +77,20 @@ def test_gradient_descent_reaches_the_linear_wiener_value(tau2):
     assert abs(res.metrics["final_risk_denoising"] - predicted) < 1e-8
 
 
+@pytest.mark.parametrize("activation", ["sign", "relu", "linear"])
+def test_homogeneous_codes_shrink_by_one_plus_tau2(activation):
+    """Statement: on N(0, I) a code of degree k scales M by (1 + tau^2)^k and C by (1 + tau^2)^((k-1)/2), so for every
+    B, R_tau(B) = 1 - (1 - R_0(B)) / (1 + tau^2) with the optimal decoders (exact kernels, random B)."""
+    B = np.random.default_rng(7).standard_normal((6, 10))
+    clean = population_risk(B, activation=activation)
+    assert population_risk(B, activation=activation, noise=0.6) == pytest.approx(1 - (1 - clean) / 1.6, abs=1e-12)
+    assert denoising_min_risk(0.5, 0.6, activation=activation) == pytest.approx(
+        1 - (1 - min_risk(0.5, activation=activation)) / 1.6, abs=1e-15)
+
+
 def test_denoising_minimum_is_refused_where_not_derived():
-    with pytest.raises(ValueError, match="derived for sign"):
-        denoising_min_risk(0.5, 0.25, activation="relu")
+    with pytest.raises(ValueError, match="derived for homogeneous codes"):
+        denoising_min_risk(0.5, 0.25, activation="erf")
     with pytest.raises(ValueError, match="with a spectrum"):
         denoising_min_risk(0.5, 0.25, spectrum=[2.0, 1.0, 0.5])
 

@@ -758,7 +758,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("figure", help="build one reproduce-figure (PNG, PDF and the CSV of its numbers)")
     p.add_argument("name", metavar="NAME",
                    help="risk-vs-rate, finite-size, features, anisotropic, universality, phase-transition, "
-                        "sparse-decoders, learning-curves")
+                        "sparse-decoders, learning-curves, regularised")
     p.add_argument("--out", default="figures", help="output folder (default: figures)")
     p.add_argument("--quick", action="store_true", help="small sizes, seconds to a minute (default: full size)")
     p.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")

@@ -8,6 +8,7 @@ sweep spec from ``simulations/`` (resumable, cached in ``out/*.sqlite``) and wri
 from .common import FigureOutput
 from .dynamics import learning_curves
 from .gaussian import anisotropic, features, finite_size, risk_vs_rate
+from .regularised import regularised
 from .structured import phase_transition, sparse_decoders
 from .universality import universality
 
@@ -20,6 +21,7 @@ FIGURES = {
     "phase-transition": phase_transition,
     "sparse-decoders": sparse_decoders,
     "learning-curves": learning_curves,
+    "regularised": regularised,
 }
 
 __all__ = ["FIGURES", "FigureOutput"]

@@ -439,7 +439,9 @@ def train(
         metrics["final_risk"] = extra["trained_network_risk"]
         if source.isotropic:
             metrics["predicted_skip_weight"] = 1.0 / (1.0 + noise)
-    if l1 or contractive:  # exact values of the penalties of the trained encoder, on the source itself
+    if (l1 or contractive or act.name in ("linear", "relu", "erf", "tanh")) and source.law is None \
+            and source.data is None:
+        # exact values of the code penalties of the trained encoder, on the source itself (also unpenalised runs)
         pen = code_penalties(params["B"], activation=act, cov=source.cov, noise=noise * source.variance)
         metrics["final_l1_penalty"], metrics["final_contractive_penalty"] = pen["l1"], pen["contractive"]
     if noise:  # the objective's own risk: the encoder sees x + tau eps (tau^2 relative to the variance)

@@ -3,12 +3,16 @@ r"""Minimal risks of regularised autoencoders: the denoising autoencoder (input 
 ``noise`` = tau^2 is relative to the mean eigenvalue v = tr(Sigma)/d of the source (the unit of
 ``twolayer train --noise``); in the source's own units the noise variance is tau^2 v.
 
-**Sign, isotropic (proved, given the theorem for tau = 0).** For Sigma = I the code sign(B x~) is
-scale-free, K~ = (1 + tau^2) B B^T leaves M unchanged, and C shrinks by (1 + tau^2)^{-1/2}, so for
-*every* B, R_tau(B) = 1 - (1 - R_0(B)) / (1 + tau^2) (:mod:`twolayer.theory.risk`). The minimiser is
-the noiseless one and
+**Homogeneous codes (sign, relu, linear), isotropic (proved, given the noiseless minimum).** For
+Sigma = I, K~ = (1 + tau^2) K; a code of degree k (sign 0, relu and linear 1) scales M by
+(1 + tau^2)^k and C by (1 + tau^2)^{(k-1)/2}, so tr(C M^{-1} C^T) shrinks by 1 + tau^2 and for *every* B,
+R_tau(B) = 1 - (1 - R_0(B)) / (1 + tau^2) (:mod:`twolayer.theory.risk`). The minimiser is the
+noiseless one and
 
-    min R_tau = 1 - (1 - min R_0(r)) / (1 + tau^2)          (exact at every d for r <= 1).
+    min R_tau = 1 - (1 - min R_0(r)) / (1 + tau^2),
+
+with the status of min R_0 (:func:`twolayer.theory.min_risk`): the theorem for sign (exact at every d
+for r <= 1), PCA for linear, the derived approximation for relu.
 
 **Linear, any spectrum (proved: reduced-rank regression).** Minimising E||x - W x~||^2 over W of
 rank <= n, with Cov(x, x~) = Sigma and Cov(x~) = Sigma + tau^2 v I, keeps the top n eigenvalues of
@@ -17,8 +21,8 @@ shrinkage per mode):
 
     min R_tau = (tr Sigma - sum_{k <= n} lambda_k^2 / (lambda_k + tau^2 v)) / tr Sigma.
 
-Not derived: sign with a non-isotropic spectrum (the noise changes the allocation), other
-activations.
+Not derived: sign and relu with a non-isotropic spectrum (the noise changes the allocation),
+erf and tanh (not homogeneous: the noise changes the shape of the code).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ def denoising_min_risk(rate, noise, *, activation="sign", spectrum=None):
         r = n/d > 0.
     noise : float
         tau^2 >= 0, relative to the mean eigenvalue of the source.
-    activation : {"sign", "linear"}, optional
+    activation : {"sign", "relu", "linear"}, optional
         The code (default sign).
     spectrum : array_like, optional
         Eigenvalues of Sigma (d of them; linear only; None: isotropic).
@@ -53,7 +57,7 @@ def denoising_min_risk(rate, noise, *, activation="sign", spectrum=None):
     Raises
     ------
     ValueError
-        An invalid rate, noise or spectrum; sign with a spectrum or another activation (not derived).
+        An invalid rate, noise or spectrum; sign or relu with a spectrum, erf, tanh (not derived).
 
     Examples
     --------
@@ -65,14 +69,14 @@ def denoising_min_risk(rate, noise, *, activation="sign", spectrum=None):
     noise = _as_noise(noise)
     act = get_activation(activation)
     rates = as_rates(rate)
-    if act.name == "sign" and spectrum is None:
-        return _maybe_scalar(1.0 - (1.0 - np.asarray(min_risk(rates), dtype=np.float64)) / (1.0 + noise), rate)
+    if spectrum is None and act.homogeneous:  # sign, relu, linear: the noiseless minimum, shrunk
+        best = np.asarray(min_risk(rates, activation=act), dtype=np.float64)
+        return _maybe_scalar(1.0 - (1.0 - best) / (1.0 + noise), rate)
     if act.name != "linear":
-        raise ValueError(f"the denoising minimum is derived for sign (isotropic) and linear codes, got "
-                         f"{act.name!r}{' with a spectrum' if spectrum is not None else ''}")
-    lam = np.ones(1) if spectrum is None else np.sort(as_spectrum(spectrum))[::-1]
-    if spectrum is None:  # isotropic limit: every mode lambda = 1 keeps 1 / (1 + tau^2)
-        return _maybe_scalar(1.0 - np.minimum(rates, 1.0) / (1.0 + noise), rate)
+        raise ValueError(f"the denoising minimum is derived for homogeneous codes (sign, relu, linear) on the "
+                         f"isotropic source and for linear codes with a spectrum, got {act.name!r}"
+                         f"{' with a spectrum' if spectrum is not None else ''}")
+    lam = np.sort(as_spectrum(spectrum))[::-1]
     v = lam.mean()
     gain = np.concatenate([[0.0], np.cumsum(lam**2 / (lam + noise * v))])
     n = np.clip(np.rint(rates * lam.size).astype(int), 0, lam.size)
