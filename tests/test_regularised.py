@@ -88,11 +88,25 @@ def test_homogeneous_codes_shrink_by_one_plus_tau2(activation):
         1 - (1 - min_risk(0.5, activation=activation)) / 1.6, abs=1e-15)
 
 
+@pytest.mark.parametrize("rate, tau2", [(0.25, 2.0), (0.5, 0.5)])
+def test_sign_denoising_allocation_with_a_spectrum(rate, tau2):
+    """Statement (derived, linearised arcsin): with a spectrum the sign denoising minimum is the noiseless
+    allocation with the weights D = lambda^2 / (lambda + tau^2 v): 1 - tr D (1 - min R_0(r; D)) / tr Sigma.
+    Population GD on a k^-1 power law at d = 128 lands within 1 % above it (measured +0.26 % to +0.41 %, as the
+    noiseless allocation's +0.22 % to +0.36 %); a flat spectrum gives back 1 - (2r/pi) / (1 + tau^2)."""
+    lam = eigenvalues("powerlaw:1", 128)
+    res = train(128, int(rate * 128), spectrum=lam, noise=tau2, steps=2000, dtype="float64")
+    predicted = denoising_min_risk(rate, tau2, spectrum=lam)
+    assert 0 <= res.metrics["final_risk_denoising"] / predicted - 1 < 1e-2
+    assert denoising_min_risk(rate, tau2, spectrum=np.full(64, 3.0)) == pytest.approx(
+        1 - (2 * rate / np.pi) / (1 + tau2), abs=1e-12)
+
+
 def test_denoising_minimum_is_refused_where_not_derived():
     with pytest.raises(ValueError, match="derived for homogeneous codes"):
         denoising_min_risk(0.5, 0.25, activation="erf")
     with pytest.raises(ValueError, match="with a spectrum"):
-        denoising_min_risk(0.5, 0.25, spectrum=[2.0, 1.0, 0.5])
+        denoising_min_risk(0.5, 0.25, activation="relu", spectrum=[2.0, 1.0, 0.5])
 
 
 # ----------------------------------------------------------------------------- code penalties

@@ -21,8 +21,18 @@ shrinkage per mode):
 
     min R_tau = (tr Sigma - sum_{k <= n} lambda_k^2 / (lambda_k + tau^2 v)) / tr Sigma.
 
-Not derived: sign and relu with a non-isotropic spectrum (the noise changes the allocation),
-erf and tanh (not homogeneous: the noise changes the shape of the code).
+**Sign, any spectrum (derived: linearised arcsin, as the noiseless allocation).** With U the rows of
+B normalised in the metric of Sigma~ = Sigma + tau^2 v I, M ~ (2/pi)(U U^T + c I) and
+C = sqrt(2/pi) Sigma Sigma~^{-1/2} U^T, so the explained part is tr(D U^T (U U^T + c I)^{-1} U) with the
+diagonal D = lambda^2 / (lambda + tau^2 v): the noiseless allocation problem with the spectrum D. Hence
+
+    min R_tau = 1 - tr(D) (1 - min R_0(r; spectrum D)) / tr Sigma
+
+(isotropic: 1 - (2r/pi) / (1 + tau^2) again). It inherits the allocation's accuracy (optimistic with a
+dominant eigenvalue: theory/limits.md, theory/spiked.md).
+
+Not derived: relu with a non-isotropic spectrum (its mean term), erf and tanh (not homogeneous:
+the noise changes the shape of the code).
 """
 
 from __future__ import annotations
@@ -47,7 +57,7 @@ def denoising_min_risk(rate, noise, *, activation="sign", spectrum=None):
     activation : {"sign", "relu", "linear"}, optional
         The code (default sign).
     spectrum : array_like, optional
-        Eigenvalues of Sigma (d of them; linear only; None: isotropic).
+        Eigenvalues of Sigma (d of them; sign and linear; None: isotropic).
 
     Returns
     -------
@@ -57,7 +67,7 @@ def denoising_min_risk(rate, noise, *, activation="sign", spectrum=None):
     Raises
     ------
     ValueError
-        An invalid rate, noise or spectrum; sign or relu with a spectrum, erf, tanh (not derived).
+        An invalid rate, noise or spectrum; relu with a spectrum, erf, tanh (not derived).
 
     Examples
     --------
@@ -72,9 +82,14 @@ def denoising_min_risk(rate, noise, *, activation="sign", spectrum=None):
     if spectrum is None and act.homogeneous:  # sign, relu, linear: the noiseless minimum, shrunk
         best = np.asarray(min_risk(rates, activation=act), dtype=np.float64)
         return _maybe_scalar(1.0 - (1.0 - best) / (1.0 + noise), rate)
+    if act.name == "sign" and spectrum is not None:  # the allocation with the signal-to-input weights D
+        lam = as_spectrum(spectrum)
+        weights = lam**2 / (lam + noise * lam.mean())
+        best = np.asarray(min_risk(rates, spectrum=weights), dtype=np.float64)
+        return _maybe_scalar(1.0 - weights.sum() * (1.0 - best) / lam.sum(), rate)
     if act.name != "linear":
         raise ValueError(f"the denoising minimum is derived for homogeneous codes (sign, relu, linear) on the "
-                         f"isotropic source and for linear codes with a spectrum, got {act.name!r}"
+                         f"isotropic source, and for sign and linear codes with a spectrum; got {act.name!r}"
                          f"{' with a spectrum' if spectrum is not None else ''}")
     lam = np.sort(as_spectrum(spectrum))[::-1]
     v = lam.mean()
