@@ -89,6 +89,8 @@ def curve_record(result, config) -> dict:
             curves["limit"] = sign_limit_curve(times, n / d, lr, rho0=config.init_scale**2)
     else:
         start, eps, exact = effective_start(config, d, n)
+        if exact:  # the run's own start as trained (rounded to its dtype), not a second draw
+            start = result.B0
         curves = {"map": linear_curve(start, times, eta=2.0 * lr, **kw)} if exact else {}
         curves["flow"] = linear_curve(start, times, **kw)
         if config.init == "gaussian":
