@@ -71,3 +71,94 @@ def test_bad_mixture_inputs_are_refused():
         gaussian_mixture_risk(np.eye(2), [np.eye(2)], [0.5])
     with pytest.raises(ValueError, match="N > d"):
         fit_gaussian_mixture(np.ones((3, 5)))
+
+
+def test_bivariate_normal_cdf_against_scipy_and_its_limits():
+    """Sheppard's angle formula by Gauss-Legendre against scipy's multivariate normal CDF, and the
+    closed forms rho = 0 (product), rho = +-1 (min / max(0, sum - 1)), h = k = 0 (1/4 + arcsin(rho)/2pi)."""
+    from scipy.special import ndtr
+    from scipy.stats import multivariate_normal
+
+    from twolayer.theory.gaussian_mixture import bivariate_normal_cdf
+
+    rng = np.random.default_rng(3)
+    for h, k, rho in zip(rng.uniform(-4, 4, 40), rng.uniform(-4, 4, 40), rng.uniform(-0.995, 0.995, 40)):
+        ref = multivariate_normal(mean=[0, 0], cov=[[1, rho], [rho, 1]]).cdf([h, k])
+        assert bivariate_normal_cdf(h, k, rho) == pytest.approx(ref, abs=1e-9)
+    h, k = rng.uniform(-3, 3, 20), rng.uniform(-3, 3, 20)
+    np.testing.assert_allclose(bivariate_normal_cdf(h, k, 0.0), ndtr(h) * ndtr(k), atol=1e-14)
+    np.testing.assert_allclose(bivariate_normal_cdf(h, k, 1.0), ndtr(np.minimum(h, k)), atol=1e-12)
+    np.testing.assert_allclose(bivariate_normal_cdf(h, k, -1.0), np.maximum(0, ndtr(h) + ndtr(k) - 1), atol=1e-12)
+    rho = np.linspace(-1, 1, 11)
+    np.testing.assert_allclose(bivariate_normal_cdf(0.0, 0.0, rho), 0.25 + np.arcsin(rho) / (2 * np.pi), atol=1e-14)
+
+
+@pytest.mark.parametrize("activation", ["sign", "linear"])
+def test_mixture_with_means_against_monte_carlo(activation):
+    """Components with means (clusters): the exact risk against the held-out risk of a least-squares
+    decoder on 400,000 draws; zero means give back the zero-mean formula."""
+    rng = np.random.default_rng(4)
+    d, n, N = 8, 5, 400_000
+    covs = [_random_cov(d, rng) * 0.3, np.diag(rng.uniform(0.1, 1.0, d))]
+    means = [rng.standard_normal(d), -0.7 * rng.standard_normal(d)]
+    w = np.array([0.35, 0.65])
+    B = rng.standard_normal((n, d))
+    exact = gaussian_mixture_risk(B, covs, w, means=means, activation=activation)
+    pick = rng.random(N) < w[0]
+    X = np.where(pick[:, None], rng.standard_normal((N, d)) @ np.linalg.cholesky(covs[0]).T + means[0],
+                 rng.standard_normal((N, d)) * np.sqrt(np.diag(covs[1])) + means[1])
+    A = least_squares_decoder(X[: N // 2], B, activation=activation)
+    risk, se = heldout_risk(X[N // 2:], B, A, activation=activation, return_stderr=True)
+    assert abs(risk - exact) < 3 * se + 2 * n / N, (risk, exact, se)
+    zero = gaussian_mixture_risk(B, covs, w, means=[np.zeros(d)] * 2, activation=activation)
+    assert zero == pytest.approx(gaussian_mixture_risk(B, covs, w, activation=activation), rel=1e-12)
+    assert abs(zero - exact) > 10 * se  # the means matter
+    with pytest.raises(ValueError, match="sign or the linear"):
+        gaussian_mixture_risk(B, covs, w, means=means, activation="relu")
+
+
+def test_mixture_optimum_reaches_the_closed_forms():
+    """gaussian_mixture_optimum from random starts: (i) one isotropic Gaussian component, r = 1/2:
+    the theorem's 1 - 2r/pi; (ii) two clusters +-mu e_1 with noise s^2 I, one neuron: sign(x_1) is
+    best and R = 1 - (E|N(mu, s^2)|)^2 / (mu^2 + d s^2) (folded-normal mean)."""
+    from scipy.special import ndtr
+
+    from twolayer.theory.gaussian_mixture import gaussian_mixture_optimum
+
+    rng = np.random.default_rng(6)
+    d = 8
+    risk, _ = gaussian_mixture_optimum(rng.standard_normal((4, d)), [np.eye(d)], [1.0])
+    assert risk == pytest.approx(1 - 1 / np.pi, abs=1e-7)
+    mu, s = 2.0, 0.7
+    mean = np.zeros(d)
+    mean[0] = mu
+    folded = s * np.sqrt(2 / np.pi) * np.exp(-mu**2 / (2 * s**2)) + mu * (1 - 2 * ndtr(-mu / s))
+    expected = 1 - folded**2 / (mu**2 + d * s**2)
+    risk, B = gaussian_mixture_optimum(rng.standard_normal((1, d)), [s**2 * np.eye(d)] * 2, [0.5, 0.5], [mean, -mean])
+    assert risk == pytest.approx(expected, abs=1e-7)
+    assert abs(B[0, 0]) / np.linalg.norm(B[0]) > 0.999  # the neuron reads the cluster axis
+
+
+def test_contrast_bins_recover_a_mixture_with_separated_scales():
+    """Two equally likely components of different shapes and scales (contrast 0.3 vs 3, d = 24):
+    grouping the rows by contrast into two equal bins recovers the mixture, so the risk of an encoder under the bins is its
+    exact mixture risk (to the sampling error of 200,000 rows); and the default bin rule."""
+    from twolayer.theory.gaussian_mixture import contrast_binned_mixture
+
+    rng = np.random.default_rng(7)
+    d, n, N = 24, 8, 200_000
+    shapes = [_random_cov(d, rng), np.diag(rng.uniform(0.2, 2.0, d))]
+    covs, w = [0.09 * shapes[0], 9.0 * shapes[1]], np.array([0.5, 0.5])
+    pick = rng.random(N) < w[0]
+    X = np.where(pick[:, None], rng.standard_normal((N, d)) @ np.linalg.cholesky(covs[0]).T,
+                 rng.standard_normal((N, d)) * np.sqrt(np.diag(covs[1])))
+    B = rng.standard_normal((n, d))
+    binned = contrast_binned_mixture(X, 2)
+    order = np.argsort(np.sum(X * X, axis=1))
+    assert pick[order[: N // 2]].mean() > 0.99  # the low-contrast bin is the first component
+    exact = gaussian_mixture_risk(B, covs, w)
+    assert gaussian_mixture_risk(B, *binned) == pytest.approx(exact, abs=3e-3)
+    assert abs(population_risk(B, cov=w[0] * covs[0] + w[1] * covs[1]) - exact) > 0.05  # one Gaussian is far off
+    assert len(contrast_binned_mixture(X)[0]) == 32 and len(contrast_binned_mixture(X[:500])[0]) == 10
+    with pytest.raises(ValueError, match="4 d rows"):
+        contrast_binned_mixture(X[:90])

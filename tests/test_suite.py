@@ -39,7 +39,7 @@ from twolayer.suite import (
 from twolayer.sweep import ResultStore
 
 SEED = 3
-OPTIONS = dict(steps=40, theory_steps=40, max_items=600, seed=SEED)
+OPTIONS = dict(steps=40, theory_steps=40, max_items=600, seed=SEED, gmm_optimum=False)  # gmm-opt: test_universality
 DATA = ["digits", "patches:8:800"]
 RATE = 0.25
 
@@ -62,9 +62,10 @@ def _training_rows(row):
 def test_default_suite_is_built_from_runconfig():
     spec = suite_spec()
     assert len(spec.runs) == len(DEFAULT_DATA) * 2 * len(DEFAULT_RATES) == 32
-    expected = [RunConfig(data=data, remove_item_mean=mean, rate=rate).to_dict()
+    expected = [RunConfig(data=data, remove_item_mean=mean, rate=rate, gmm_optimum=True).to_dict()
                 for data in DEFAULT_DATA for mean in (False, True) for rate in DEFAULT_RATES]
-    assert spec.runs == expected  # the option table's defaults, nothing of the suite's own
+    assert spec.runs == expected  # the option table's defaults, with the suite's one departure (gmm_optimum on)
+    assert suite_spec(["digits"], [0.5], "no", controls=False).runs[0]["gmm_optimum"] is False
     assert [run["data"] for run in spec.runs[::8]] == ["digits", "patches:8", "patches:16", "lfw"]
 
 
@@ -91,13 +92,15 @@ def test_predictions_and_best_prediction_recomputed(suite):
         assert row["predicted_risk_mixture"] == pytest.approx(1.0 - row["kappa"] * (1.0 - gauss), rel=1e-6)
         assert row["theory_encoder_mixture_risk"] == pytest.approx(
             1.0 - row["kappa"] * (1.0 - row["theory_encoder_gaussian_risk"]), rel=1e-9)
-        values = {name: row[name] for name in names}
+        values = {name: row[name] for name in names if row[name] is not None}
         assert row["predictions"] == values
         errors = {name: abs(math.log(row["final_risk"] / v)) for name, v in values.items()}
         closest = min(errors.values())
         assert errors[row["best_prediction_name"]] == pytest.approx(closest, abs=1e-12)
         assert row["best_prediction"] == values[row["best_prediction_name"]]
         assert row["best_ratio"] == pytest.approx(row["final_risk"] / row["best_prediction"], rel=1e-12)
+        N, n = Xtr.shape[0], row["n"]  # the theory at the cell's own training size
+        assert row["best_prediction_at_n_train"] == pytest.approx(row["best_prediction"] * (N - 1) / (N - n - 1))
 
 
 def test_diagnostics_computed_a_second_way(suite):
@@ -157,7 +160,8 @@ def test_rerun_recomputes_nothing_and_extends(suite, tmp_path):
 def test_cli_json_and_table_read_the_store(suite, capsys):
     _, db, result = suite
     argv = ["universality", "--data", *DATA, "--rate", str(RATE), "--steps", "40", "--theory-steps", "40",
-            "--max-items", "600", "--seed", str(SEED), "--out", str(db), "--no-progress"]
+            "--max-items", "600", "--seed", str(SEED), "--out", str(db), "--no-progress",
+            "--no-gmm-optimum"]  # the fixture's cells (gmm_optimum off), read back from the store
     assert main([*argv, "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     records = [json.loads(line) for line in lines]

@@ -111,7 +111,8 @@ def test_every_key_has_a_working_validator():
             "contrast_normalize": True, "max_items": 100, "controls": False, "theory_steps": 50,
             "record_spectrum": True, "save_params": "params-{rate}.npz", "decoder": "amp:2",
             "eval_samples": 500, "decoder_steps": 10, "decoder_basis": "dct", "init_scale": 0.1, "start": "tied",
-            "time": 3.0, "noise": 0.25, "weight_decay": 0.01, "theory_curve": True, "l1": 0.1, "contractive": 0.2}
+            "time": 3.0, "noise": 0.25, "weight_decay": 0.01, "theory_curve": True, "l1": 0.1, "contractive": 0.2,
+            "gmm_optimum": True}
     assert set(good) == set(KEYS)
     for key, value in good.items():
         assert KEYS[key].check(value) == value

@@ -361,8 +361,8 @@ DATA_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("train_risk",
              ("kappa", ".4f"), ("predicted_risk_mixture", ".6f"), ("predicted_risk_spiked", ".6f"),
              ("predicted_risk_spiked_mixture", ".6f"), ("risk_linear", ".6f"), ("risk_learned_denoiser", ".6f"),
              ("risk_prior_denoiser", ".6f"), ("risk_vamp", ".6f"), ("risk_amp_start", ".6f"), ("risk_amp", ".6f"),
-             ("gaussian_twin_risk", ".6f"), ("theory_encoder_risk", ".6f"), ("steps", "d"), ("seconds", ".1f"),
-             ("saved_params", "s")]
+             ("gaussian_twin_risk", ".6f"), ("theory_encoder_risk", ".6f"), ("theory_encoder_gmm_risk", ".6f"),
+             ("theory_encoder_contrast_risk", ".6f"), ("gmm_optimum_risk", ".6f"), ("steps", "d"), ("seconds", ".1f"), ("saved_params", "s")]
 #: what the risk lines of ``twolayer train`` measure, printed beside them.
 RISK_NOTES = {
     "trained_network_risk": "the network as trained, its own decoder",
@@ -523,8 +523,9 @@ UNIVERSALITY_COLUMNS = [
     ("train_risk", "train", ".4f"), ("predicted_risk", "gauss", ".4f"), ("predicted_risk_mixture", "mix", ".4f"),
     ("predicted_risk_spiked", "spiked", ".4f"), ("predicted_risk_spiked_mixture", "mix-s", ".4f"),
     ("theory_encoder_gaussian_risk", "gauss-d", ".4f"), ("theory_encoder_mixture_risk", "mix-d", ".4f"),
-    ("theory_encoder_gmm_risk", "gmm-d", ".4f"),
-    ("best", "best", "s"), ("best_ratio", "held/best", ".3f"), ("gaussian_twin_risk", "twin", ".4f"),
+    ("theory_encoder_gmm_risk", "gmm-d", ".4f"), ("theory_encoder_contrast_risk", "bins-d", ".4f"),
+    ("gmm_optimum_risk", "gmm-opt", ".4f"), ("best", "best", "s"), ("best_ratio", "held/best", ".3f"), ("best_prediction_at_n_train", "best@N", ".4f"),
+    ("best_ratio_at_n_train", "held/best@N", ".3f"), ("gaussian_twin_risk", "twin", ".4f"),
     ("theory_encoder_risk", "theory-enc", ".4f"), ("kappa", "kappa", ".3f"), ("top_eigenvalue_fraction", "top-eig", ".3f"),
     ("projection_excess_kurtosis", "kurt", ".2f"), ("norm_spread_ratio", "spread", ".2f"), ("flag_text", "flags", "s"),
 ]
@@ -578,9 +579,13 @@ def _cmd_universality(args) -> int:
         print("gauss: Gaussian min risk (proportional limit, spectrum of the training covariance); mix: 1 - kappa (1 - gauss); "
               "spiked / mix-s: the same with the top eigen-direction's arcsin kernel exact (theory/spiked.md); "
               "gmm-d: the theory encoder's exact risk under a 4-component zero-mean Gaussian mixture fitted to the "
-              "training rows; "
+              "training rows; bins-d: its exact risk when the training rows, grouped by contrast, are each "
+              "group's own zero-mean Gaussian (up to 32 groups); gmm-opt: the best sign code for a 4-component Gaussian mixture with means "
+              "fitted to the training rows (clusters); "
               "gauss-d / mix-d: exact Gaussian risk at this d of the theory encoder and its mixture correction; "
-              "best: the prediction closest to the held-out risk in ratio; twin: the same training on Gaussian data "
+              "best: the prediction closest to the held-out risk in ratio; best@N: that prediction at the run's "
+              "training size N, times (N - 1)/(N - n - 1), the least-squares decoder's out-of-sample excess "
+              "(theory/finite_sample.md; '-' where the fit interpolates, n >= N - 1); twin: the same training on Gaussian data "
               "with the training covariance; theory-enc: the Gaussian-optimal encoder on the real test items; "
               "kurt: excess kurtosis of the principal projections (variance-weighted); spread: std/mean of |x|^2 "
               "over its Gaussian value.")
@@ -747,7 +752,9 @@ def build_parser() -> argparse.ArgumentParser:
                  "help": f"rates r = n/d (default: {' '.join(f'{r:g}' for r in DEFAULT_RATES)})"}})
     p.add_argument("--remove-item-mean", choices=list(REMOVE_ITEM_MEAN), default="both",
                    help="subtract each item's mean: no, yes, or both as separate cells (default: both)")
-    run_options.add_arguments(p, RUN_OPTIONS)
+    run_options.add_arguments(p, RUN_OPTIONS, overrides={"gmm_optimum": {"help": (
+        "also predict with the best sign code for a 4-component Gaussian mixture with means fitted to the "
+        "training rows (gmm-opt; 10 s to minutes per cell) (default: true with the controls and the sign code)")}})
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DB",
                    help=f"results database, created if missing, resumed if present (default: {DEFAULT_OUT})")
     p.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")

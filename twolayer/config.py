@@ -663,6 +663,10 @@ _OPTIONS = [
            default_text="all"),
     Option("controls", Boolean(), True,
            "run the controls (Gaussian twin, theory encoder): 70-80% of a data run's time", "data", applies="data"),
+    Option("gmm_optimum", Boolean(), False,
+           "with the controls (sign code): also predict with the best sign code for a 4-component Gaussian mixture "
+           "with means fitted to the training rows (gmm_optimum_risk; 10 s to minutes per run; on in twolayer "
+           "universality)", "data", applies="data"),
     Option("theory_steps", Integer(1), None, "population steps of the theory encoder (control)", "data",
            applies="data", default_text="steps"),
     Option("eval_samples", Integer(100), 8000,
@@ -773,6 +777,11 @@ def _resolve(values: dict) -> dict:
         v["decoder_steps"] = None  # only amp:L trains; None (not refused) so that one sweep can mix decoders
     if kind == "data" and v["decoder"] == "linear":
         v["decoder_basis"] = None  # as decoder_steps: only the nonlinear decoders work in a basis
+    if kind == "data" and v["gmm_optimum"] and not v["controls"]:
+        raise ValueError("gmm_optimum needs the controls (it starts from the theory encoder); drop --no-controls "
+                         "or add --no-gmm-optimum")
+    if kind == "data" and v["gmm_optimum"] and v["activation"] != "sign":
+        v["gmm_optimum"] = False  # derived for the sign code only; False (not refused) so that a sweep can mix codes
     v["parametrization"] = v["parametrization"] or ("optimal-decoder" if gaussian and v["method"] == "population"
                                                     else "untied")
     if v["parametrization"] == "optimal-decoder" and not (gaussian and v["method"] == "population"):

@@ -180,7 +180,7 @@ def _run_data(config, progress):
         max_items=config.max_items, batch_size=config.batch_size, lr=config.lr, optimizer=config.optimizer,
         schedule=config.schedule, init=config.init, controls=config.controls, progress=progress,
         dtype=config.dtype, record_spectrum=config.record_spectrum, decoder=config.decoder,
-        decoder_steps=config.decoder_steps, decoder_basis=config.decoder_basis,
+        decoder_steps=config.decoder_steps, decoder_basis=config.decoder_basis, gmm_optimum=config.gmm_optimum,
     )
 
 

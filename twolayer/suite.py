@@ -18,10 +18,16 @@ Per cell (:func:`cell_row`): the record's fields, plus
   Gaussian ``predicted_risk``, its scale-mixture correction ``predicted_risk_mixture``, the
   spiked-spectrum prediction ``predicted_risk_spiked`` with its correction, and,
   with the controls, the finite-d Gaussian risk of the theory encoder and its mixture
-  correction), name -> value;
+  correction, its risk under a zero-mean 4-component mixture and under the rows grouped by
+  contrast, and the best sign code for a
+  4-component mixture with means), name -> value;
 * ``best_prediction`` / ``best_prediction_name``: the prediction closest to the measured
   held-out risk in ratio, i.e. the one minimising |log(final_risk / prediction)|, and
   ``best_ratio`` = final_risk / best_prediction;
+* ``least_squares_factor``, ``best_prediction_at_n_train``, ``best_ratio_at_n_train``: the theory at
+  the run's own data size: the best prediction times (N - 1)/(N - n - 1), the least-squares
+  decoder's out-of-sample excess on N training rows (:mod:`twolayer.theory.finite_sample`; None
+  when the fit interpolates, n >= N - 1), and the held-out risk over it;
 * ``flags``: warnings about the cell (:data:`FLAGS`).
 
 The default suite (:data:`DEFAULT_DATA`, :data:`DEFAULT_RATES`, both preprocessings) is the
@@ -37,6 +43,7 @@ from dataclasses import dataclass
 
 from .config import OPTIONS, RunConfig, code_size, source_kind
 from .sweep import ResultStore, SweepReport, SweepSpec, run_key, run_sweep, spec_from_dict
+from .theory.finite_sample import least_squares_factor, risk_at_sample_size
 from .universality import FEW_SAMPLES, few_samples_flags
 
 __all__ = [
@@ -76,6 +83,8 @@ PREDICTIONS = (
     ("theory_encoder_gaussian_risk", "gauss-d"),  # exact Gaussian risk of the GD-optimal encoder at this d
     ("theory_encoder_mixture_risk", "mix-d"),  # its scale-mixture correction
     ("theory_encoder_gmm_risk", "gmm-d"),  # its risk under a 4-component Gaussian mixture fitted to the training rows
+    ("theory_encoder_contrast_risk", "bins-d"),  # its risk under the training rows grouped by contrast (32 bins)
+    ("gmm_optimum_risk", "gmm-opt"),  # the best sign code for a 4-component mixture with means (clusters)
 )
 #: flag -> what it warns about.
 FLAGS = {
@@ -85,7 +94,7 @@ FLAGS = {
                    "not a scale mixture",
 }
 #: the options a suite cell takes from the option table besides data, rate and remove_item_mean.
-RUN_OPTIONS = ("activation", "steps", "theory_steps", "controls", "seed", "max_items", "test_fraction",
+RUN_OPTIONS = ("activation", "steps", "theory_steps", "controls", "gmm_optimum", "seed", "max_items", "test_fraction",
                "contrast_normalize", "whiten", "batch_size", "lr", "optimizer", "schedule", "init", "dtype")
 
 
@@ -108,7 +117,8 @@ def suite_spec(data=None, rates=None, remove_item_mean="both", *, name: str = SU
         The sweep's name (default ``"universality-suite"``).
     **options
         Other run options (keys of :data:`~twolayer.config.OPTIONS`), shared by every cell;
-        None values are left out (= the option's default).
+        None values are left out (= the option's default), except ``gmm_optimum``, which the
+        suite turns on when the controls run and the code is sign.
 
     Returns
     -------
@@ -146,6 +156,8 @@ def suite_spec(data=None, rates=None, remove_item_mean="both", *, name: str = SU
                              "mnist:PATH, npz:PATH[:KEY], ...); for the Gaussian and structured sources use "
                              "twolayer train or twolayer sweep")
     defaults = {k: v for k, v in options.items() if v is not None}
+    if defaults.get("controls", True) and defaults.get("activation", "sign") == "sign":
+        defaults.setdefault("gmm_optimum", True)  # the suite's one departure from the option defaults
     grid = {
         "data": _unique(OPTIONS["data"].check(v) if isinstance(v, str) else v for v in data),
         "remove_item_mean": list(means),
@@ -277,6 +289,7 @@ ROW_FIELDS = (
     "final_risk", "final_risk_stderr", "train_risk",
     "predicted_risk", "predicted_risk_mixture", "theory_encoder_gaussian_risk", "theory_encoder_mixture_risk",
     "predictions", "best_prediction", "best_prediction_name", "best_ratio",
+    "least_squares_factor", "best_prediction_at_n_train", "best_ratio_at_n_train",
     "gaussian_twin_risk", "gaussian_twin_risk_stderr", "theory_encoder_risk", "theory_encoder_risk_stderr",
     "kappa", "kappa_raw", "kappa_stderr", "top_eigenvalue_fraction", "projection_excess_kurtosis",
     "projection_excess_kurtosis_top", "norm_spread", "norm_spread_gaussian", "norm_spread_ratio",
@@ -318,6 +331,10 @@ def cell_row(params: dict, metrics: dict | None, *, status: str | None = "done",
     row.update(predictions=predictions, best_prediction=value, best_prediction_name=name,
                best_ratio=row["final_risk"] / value if value else None,
                flags=cell_flags(rec) if metrics is not None else [])
+    if rec.get("n") and rec.get("n_train"):  # the same prediction at the run's own training size
+        at_n = risk_at_sample_size(value, rec["n"], rec["n_train"])
+        row.update(least_squares_factor=least_squares_factor(rec["n"], rec["n_train"]), best_prediction_at_n_train=at_n,
+                   best_ratio_at_n_train=row["final_risk"] / at_n if at_n and row["final_risk"] is not None else None)
     if row["samples_per_dimension"] is None and rec.get("n_train") and rec.get("d"):
         row["samples_per_dimension"] = rec["n_train"] / rec["d"]
     for key, value in rec.items():

@@ -49,7 +49,19 @@ and two controls (``controls=True``) that separate the causes of a gap (theory/u
   and ``theory_encoder_mixture_risk`` are its exact Gaussian risk and the scale-mixture
   correction; ``theory_encoder_gmm_risk`` its exact risk (best linear decoder) under a
   zero-mean Gaussian mixture of ``gmm_components`` components fitted to the training rows
-  (:mod:`twolayer.theory.gaussian_mixture`; None when n_train <= 2 d).
+  (:mod:`twolayer.theory.gaussian_mixture`; None when n_train <= 2 d);
+* ``theory_encoder_contrast_risk``: its exact risk under the training rows grouped by contrast
+  (``contrast_bins`` groups, each a zero-mean Gaussian with its own second moments:
+  :func:`~twolayer.theory.gaussian_mixture.contrast_binned_mixture`; the direction-contrast
+  dependence of image patches), less the same model's excess on the twin's Gaussian rows (the
+  Gaussian's own norm fluctuations read as a scale). None when n_train < 4 d;
+* ``gmm_optimum_risk`` (sign only): the best sign code for a Gaussian mixture *with means* of
+  ``gmm_means_components`` components fitted to the training rows (scikit-learn's EM): the exact
+  mixture risk minimised over the encoder by L-BFGS from the theory encoder
+  (:func:`~twolayer.theory.gaussian_mixture.gaussian_mixture_optimum`; a local minimum). Clusters
+  let a code do better than on the Gaussian with the same covariance (the digits;
+  theory/universality.md, "Exploitable structure"). Only with ``gmm_optimum=True`` (and the
+  controls); None when n_train <= K (d + 1) or the code is not sign.
 
 Too few training items (:func:`few_samples_flags`: n_train < d, or n >= n_train / 2) are flagged in
 ``few_samples`` (the flags) and ``few_samples_warning`` (a sentence, None when there are enough), and
@@ -77,6 +89,8 @@ __all__ = ["code_matrix", "data_diagnostics", "data_experiment", "few_samples_fl
 TWIN_STREAM = 1
 #: how the decoder of every encoder scored here is obtained (recorded as ``decoder_refit``).
 DECODER_REFIT = "least squares on training codes"
+#: most L-BFGS iterations of ``gmm_optimum_risk`` (:func:`~twolayer.theory.gaussian_mixture.gaussian_mixture_optimum`).
+GMM_OPTIMUM_ITERATIONS = 300
 #: THE sample-size rule of data runs (:func:`few_samples_flags`; the suite's flags read it too): flag -> what it means.
 FEW_SAMPLES = {
     "n_train<d": "fewer training items than dimensions: the training covariance is singular",
@@ -305,6 +319,7 @@ def data_experiment(
     decoder: str = "linear",
     decoder_steps: int | None = None,
     decoder_basis: str | None = None,
+    gmm_optimum: bool = False,
 ) -> dict:
     r"""Train x_hat = A sigma(B x) on the data set ``data`` at rate r; held-out risk, Gaussian theory, controls.
 
@@ -371,6 +386,8 @@ def data_experiment(
         Adam steps of amp:L's precisions (None: 200).
     decoder_basis : {"pca", "dct", "pixel"} or None, optional
         Basis of the nonlinear decoders (None: pca).
+    gmm_optimum : bool, optional
+        With the controls: record ``gmm_optimum_risk`` (module docstring; default False).
 
     Returns
     -------
@@ -390,7 +407,8 @@ def data_experiment(
 
 def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, remove_item_mean, contrast_normalize,
                      whiten, test_fraction, max_items, batch_size, lr, optimizer, schedule, init, controls, progress,
-                     dtype, d, record_spectrum, decoder="linear", decoder_steps=None, decoder_basis=None):
+                     dtype, d, record_spectrum, decoder="linear", decoder_steps=None, decoder_basis=None,
+                     gmm_optimum=False):
     """:func:`data_experiment`, returning ``(record, TrainResult of the sample-trained encoder)``."""
     from .config import code_size
     from .data import prepare
@@ -402,6 +420,8 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
 
     t_start = time.perf_counter()
     rate = _check(rate, n, test_fraction, steps, theory_steps)
+    if gmm_optimum and not controls:
+        raise ValueError("gmm_optimum needs the controls (it starts from the theory encoder); drop --no-controls")
     act = get_activation(activation)
     if parse_spec(data)[0] == "gaussian":
         raise ValueError("data_experiment needs a data set; for the Gaussian source use twolayer.simulations.train")
@@ -477,6 +497,8 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
         "theory_encoder_risk": None, "theory_encoder_risk_stderr": None, "theory_encoder_train_risk": None,
         "theory_encoder_risk_gaussian_decoder": None, "theory_encoder_gaussian_risk": None,
         "theory_encoder_mixture_risk": None, "theory_encoder_gmm_risk": None, "gmm_components": None,
+        "theory_encoder_contrast_risk": None, "contrast_bins": None,
+        "gmm_optimum_risk": None, "gmm_means_components": None,
     }
 
     final = record["final_risk"]
@@ -510,7 +532,12 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
             theory_encoder_mixture_risk=mixture_risk(gauss, kappa) if act.name == "sign" else None,
         )
         record["theory_encoder_gmm_risk"], record["gmm_components"] = _gmm_risk(pop.B, Xtr, act)
+        record["theory_encoder_contrast_risk"], record["contrast_bins"] = _contrast_risk(pop.B, Xtr, Gtr, gauss, act)
         seconds["seconds_theory_encoder"] = time.perf_counter() - t0
+        if gmm_optimum:
+            t0 = time.perf_counter()
+            record["gmm_optimum_risk"], record["gmm_means_components"] = _gmm_optimum(pop.B, Xtr, act, seed)
+            seconds["seconds_gmm_optimum"] = time.perf_counter() - t0
 
     record.update({k: float(v) for k, v in seconds.items()})
     record["seconds"] = time.perf_counter() - t_start
@@ -527,6 +554,32 @@ def _gmm_risk(B, Xtr, act):
         return None, None
     covs, weights = fit_gaussian_mixture(Xtr, DATA_COMPONENTS, iterations=100)
     return gaussian_mixture_risk(B, covs, weights, activation=act), DATA_COMPONENTS
+
+
+def _contrast_risk(B, Xtr, Gtr, gauss, act):
+    """(risk of B under the contrast-binned training rows, less the binning's own excess on Gaussian rows, bins).
+
+    R_bins(X_train) - (R_bins(G) - R_gauss): G are the twin's Gaussian rows (same covariance and
+    count), on which binning by contrast mistakes the Gaussian's own norm fluctuations for a scale
+    (theory/universality.md, "Contrast bins"). Nones when N < 4 d.
+    """
+    from .theory.gaussian_mixture import contrast_binned_mixture, gaussian_mixture_risk
+
+    if Xtr.shape[0] < 4 * Xtr.shape[1]:
+        return None, None
+    data, twin = contrast_binned_mixture(Xtr), contrast_binned_mixture(Gtr)
+    artefact = gaussian_mixture_risk(B, *twin, activation=act) - gauss
+    return gaussian_mixture_risk(B, *data, activation=act) - artefact, len(data[0])
+
+
+def _gmm_optimum(B, Xtr, act, seed):
+    """(best sign-code risk for a Gaussian mixture with means fitted to the training rows, K); Nones if it cannot be fitted."""
+    from .theory.gaussian_mixture import DATA_COMPONENTS, fit_gaussian_mixture_with_means, gaussian_mixture_optimum
+
+    if act.name != "sign" or Xtr.shape[0] <= DATA_COMPONENTS * (Xtr.shape[1] + 1):
+        return None, None
+    mixture = fit_gaussian_mixture_with_means(Xtr, DATA_COMPONENTS, seed=seed)
+    return gaussian_mixture_optimum(B, *mixture, maxiter=GMM_OPTIMUM_ITERATIONS)[0], DATA_COMPONENTS
 
 
 def _plain(value):

@@ -1,20 +1,33 @@
-r"""Zero-mean Gaussian mixtures: the exact risk of an encoder, and a mixture fitted to data.
+r"""Gaussian mixtures: the exact risk of an encoder, and a mixture fitted to data.
 
-A source x ~ sum_k w_k N(0, Sigma_k) is Gaussian given its component, so the moments that
+A source x ~ sum_k w_k N(mu_k, Sigma_k) is Gaussian given its component, so the moments that
 fix the best linear decoder are averages of the Gaussian ones (:func:`.risk.code_moments`):
 
-    C = sum_k w_k C(Sigma_k),   M = sum_k w_k M(Sigma_k),   E||x||^2 = sum_k w_k tr Sigma_k,
+    C = sum_k w_k C(mu_k, Sigma_k),   M = sum_k w_k M(mu_k, Sigma_k),
+    E||x||^2 = sum_k w_k (tr Sigma_k + |mu_k|^2),
 
-    R(B) = 1 - tr(C M^+ C^T) / sum_k w_k tr Sigma_k        (proved, any activation, no bias),
+    R(B) = 1 - tr(C M^+ C^T) / E||x||^2        (proved; any activation for zero means, no bias),
 
 with the best linear decoder A = C M^+. It contains the one-scale mixture (Sigma_k = s_k^2
 Sigma: R = 1 - kappa (1 - R_gauss), theory/scale_mixture.md) and describes what one scale
 cannot: components whose covariances differ in *shape*, as when the brightness of image
 patches does not scale with their contrast (theory/universality.md, "Two scales").
 
-:func:`fit_gaussian_mixture` fits the w_k and Sigma_k to data by EM (maximum likelihood, zero
-means, full covariances, eigenvalues floored). Using it as a prediction of real data is a
-model: exact for data that are such a mixture, validated numerically on image patches.
+With means (sign and linear codes, :func:`sign_moments_with_mean`), u = Bx given the component
+is N(m, K), m = B mu_k, a_i = m_i / sqrt(K_ii), rho_ij = K_ij / sqrt(K_ii K_jj), and
+
+    E[x sign(u_i)] = mu_k erf(a_i / sqrt 2) + Sigma_k b_i / sqrt(K_ii) * 2 phi(a_i),
+    E[sign(u_i) sign(u_j)] = 4 Phi_2(a_i, a_j; rho_ij) - 2 Phi(a_i) - 2 Phi(a_j) + 1,
+
+with Phi_2 the bivariate normal orthant probability (:func:`bivariate_normal_cdf`; proved:
+Gaussian integrals). Zero means give back 2 phi(0) = sqrt(2/pi) and (2/pi) arcsin rho.
+Clusters (the digit classes) need the means (theory/universality.md, "Exploitable structure").
+
+Mixtures for data: :func:`fit_gaussian_mixture` (EM, zero means, full covariances, eigenvalues
+floored), :func:`fit_gaussian_mixture_with_means` (scikit-learn's EM) and
+:func:`contrast_binned_mixture` (rows grouped by contrast, no fit). Using one as a prediction of
+real data is a model: exact for data that are such a mixture, validated numerically on image
+patches and digits. :func:`gaussian_mixture_optimum` finds the best sign code for a mixture.
 """
 
 from __future__ import annotations
@@ -23,12 +36,75 @@ import numpy as np
 
 from .risk import _solve_psd, code_moments
 
+#: Gauss-Legendre order of :func:`bivariate_normal_cdf` (error < 1e-12 for |rho| <= 0.999, 3e-9 at 0.9999; |rho| = 1 exact).
+_BVN_NODES = 48
+
 #: components of the mixture fitted to a data set's training rows (``theory_encoder_gmm_risk``).
 DATA_COMPONENTS = 4
 
 
-def gaussian_mixture_risk(B, covariances, weights, *, activation="sign") -> float:
-    """R(B) with the best linear decoder for x ~ sum_k w_k N(0, Sigma_k) (module docstring).
+def _special(xp):
+    """(ndtr, erf) of the array namespace ``xp`` (numpy or jax.numpy)."""
+    if xp is np:
+        from scipy.special import erf, ndtr
+    else:
+        from jax.scipy.special import erf, ndtr
+    return ndtr, erf
+
+
+def bivariate_normal_cdf(h, k, rho, xp=np, nodes: int = _BVN_NODES):
+    r"""Phi_2(h, k; rho) = P(Z_1 < h, Z_2 < k) for standard normals with correlation rho (broadcast).
+
+    Sheppard's formula, integrated over the angle theta = arcsin t (no singularity at |rho| = 1):
+
+        Phi_2 = Phi(h) Phi(k) + (1/2pi) int_0^{arcsin rho} exp(-(h^2 - 2 h k sin th + k^2) / (2 cos^2 th)) d th,
+
+    by Gauss-Legendre with :data:`_BVN_NODES` nodes (proved identity; the quadrature is checked
+    against ``scipy.stats.multivariate_normal`` in the tests: 1e-12 for |rho| <= 0.999, 3e-9 at
+    |rho| = 0.9999; |rho| = 1 in closed form, Phi(min(h, k)) and max(0, Phi(h) + Phi(k) - 1)).
+    ``xp = jax.numpy`` gives the same function for JAX (differentiable for |rho| < 1); ``nodes``
+    sets the rule's order (16: 2e-15 for |rho| <= 0.9, 4e-9 at 0.99, 1.4e-6 at 0.999).
+
+    >>> round(float(bivariate_normal_cdf(0.0, 0.0, 0.5)), 12)      # 1/4 + arcsin(1/2)/(2 pi)
+    0.333333333333
+    """
+    ndtr, _ = _special(xp)
+    if xp is np:
+        h, k, rho = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (h, k, rho)))
+    else:
+        h, k, rho = xp.broadcast_arrays(h, k, rho)
+    x, w = np.polynomial.legendre.leggauss(int(nodes))
+    top = xp.arcsin(xp.clip(rho, -1.0, 1.0))[..., None]
+    theta = 0.5 * top * (x + 1.0)  # interior nodes: cos(theta) > 0
+    hh, kk = h[..., None], k[..., None]
+    expo = -(hh * hh - 2.0 * hh * kk * xp.sin(theta) + kk * kk) / (2.0 * xp.cos(theta) ** 2)
+    integral = 0.5 * top[..., 0] * (xp.exp(xp.minimum(expo, 0.0)) @ w)
+    value = ndtr(h) * ndtr(k) + integral / (2.0 * np.pi)
+    # |rho| = 1 in closed form (the integrand's edge at theta = pi/2 is too sharp for the rule when h ~ k)
+    value = xp.where(rho >= 1.0, ndtr(xp.minimum(h, k)), value)
+    return xp.where(rho <= -1.0, xp.maximum(ndtr(h) + ndtr(k) - 1.0, 0.0), value)
+
+
+def sign_moments_with_mean(B, mean, cov, xp=np, nodes: int = _BVN_NODES):
+    """(C, M, E||x||^2) of the sign code of x ~ N(mean, cov): the formulas of the module docstring.
+
+    ``xp``: numpy (default) or jax.numpy (differentiable in B while no two rows are parallel);
+    ``nodes``: the order of :func:`bivariate_normal_cdf`.
+    """
+    ndtr, erf = _special(xp)
+    K = B @ cov @ B.T
+    s = xp.sqrt(xp.maximum(xp.diagonal(K), 1e-300))
+    a = (B @ mean) / s
+    off = 1.0 - xp.eye(B.shape[0])
+    rho = xp.clip(K / xp.outer(s, s), -1.0, 1.0) * off  # the diagonal (rho = 1) is set below: M_ii = 1
+    C = xp.outer(mean, erf(a / np.sqrt(2.0))) + (cov @ B.T) / s * (2.0 * xp.exp(-0.5 * a * a) / np.sqrt(2.0 * np.pi))
+    P = ndtr(a)
+    M = (4.0 * bivariate_normal_cdf(a[:, None], a[None, :], rho, xp, nodes) - 2.0 * P[:, None] - 2.0 * P[None, :] + 1.0) * off
+    return C, M + (1.0 - off), xp.trace(cov) + mean @ mean
+
+
+def gaussian_mixture_risk(B, covariances, weights, *, activation="sign", means=None) -> float:
+    """R(B) with the best linear decoder for x ~ sum_k w_k N(mu_k, Sigma_k) (module docstring).
 
     Parameters
     ----------
@@ -40,11 +116,13 @@ def gaussian_mixture_risk(B, covariances, weights, *, activation="sign") -> floa
         w_k >= 0, summing to 1.
     activation : str or Activation
         The code (default sign).
+    means : sequence of array_like, optional
+        The mu_k (default: zero means). Non-zero means need the sign or the linear code.
 
     Returns
     -------
     float
-        The normalised risk.
+        The normalised risk (by E||x||^2, which includes the means).
 
     Examples
     --------
@@ -66,10 +144,24 @@ def gaussian_mixture_risk(B, covariances, weights, *, activation="sign") -> floa
                          f"covariances {[c.shape for c in covariances]}")
     if weights.shape != (len(covariances),) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
         raise ValueError("weights: one non-negative weight per covariance, summing to 1")
+    if means is not None:
+        means = [np.asarray(m, dtype=np.float64) for m in means]
+        if len(means) != len(covariances) or any(m.shape != (B.shape[1],) for m in means):
+            raise ValueError(f"means: one length-{B.shape[1]} vector per covariance expected")
+        if not any(np.any(m) for m in means):
+            means = None
+        elif act.name not in ("sign", "linear"):
+            raise ValueError(f"means: non-zero component means need the sign or the linear code, not {act.name!r}")
     C = M = 0.0
     energy = 0.0
-    for w, cov in zip(weights, covariances):
-        Ck, Mk, trace = code_moments(B, cov, act)
+    for k, (w, cov) in enumerate(zip(weights, covariances)):
+        if means is None:
+            Ck, Mk, trace = code_moments(B, cov, act)
+        elif act.name == "sign":
+            Ck, Mk, trace = sign_moments_with_mean(B, means[k], cov)
+        else:  # linear code: the second moments of x
+            second = cov + np.outer(means[k], means[k])
+            Ck, Mk, trace = second @ B.T, B @ second @ B.T, np.trace(second)
         C, M, energy = C + w * Ck, M + w * Mk, energy + w * trace
     return float(1.0 - np.trace(C @ _solve_psd(M, C.T)) / energy)
 
@@ -137,3 +229,158 @@ def fit_gaussian_mixture(X, components: int = DATA_COMPONENTS, *, iterations: in
             break
         previous = loglik
     return covs, weights
+
+
+#: most bins of :func:`contrast_binned_mixture` (fewer when there are fewer than 2 d rows per bin).
+CONTRAST_BINS = 32
+
+
+def contrast_binned_mixture(X, bins: int | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+    r"""A zero-mean mixture whose components are the rows of ``X`` grouped by contrast.
+
+    The contrast of a row is the norm of its part outside the top principal direction v_1 of
+    S = X^T X / N, c(x) = ||x - (x . v_1) v_1|| (on raw image patches v_1 is the brightness,
+    which does not scale with the contrast). The rows are sorted by c and cut into ``bins`` groups
+    of equal size; component k has the weight N_k / N and the second-moment matrix of its rows,
+    Sigma_k = sum_{i in k} x_i x_i^T / N_k. The covariance is thereby allowed to change *shape*
+    with the contrast (the direction-contrast dependence of image patches), which one scale
+    (:mod:`.scale_mixture`) cannot describe. No fit: the grouping is fixed by the data.
+
+    Status: a model of the data; the risk under it is exact (:func:`gaussian_mixture_risk`).
+    Validated numerically (theory/universality.md, "Contrast bins"): it recovers a mixture with
+    well-separated scales (``tests/test_gaussian_mixture.py``). Where it breaks: a Gaussian's own
+    norm fluctuations are read as a scale, so on Gaussian rows the risk comes out too high, by
+    0.2 % (isotropic, d = 64), 1.2 % (k^-1) and 9.5 % (k^-2, small effective dimension); data
+    runs subtract that excess measured on Gaussian rows with the same covariance. More bins
+    resolve the scale better; each bin needs enough rows for its covariance.
+
+    Parameters
+    ----------
+    X : array_like
+        N x d rows (centred).
+    bins : int, optional
+        Number of groups (default: min(:data:`CONTRAST_BINS`, N // (2 d)), so that every bin has at
+        least 2 d rows).
+
+    Returns
+    -------
+    (list of ndarray, ndarray)
+        The covariances and weights (:func:`gaussian_mixture_risk`'s arguments).
+
+    Raises
+    ------
+    ValueError
+        If N < 4 d (fewer than two bins of 2 d rows) or ``bins`` is not an integer >= 1.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or not np.all(np.isfinite(X)):
+        raise ValueError(f"X: expected finite N x d rows, got shape {X.shape}")
+    N, d = X.shape
+    if bins is None:
+        bins = min(CONTRAST_BINS, N // (2 * d))
+        if bins < 2:
+            raise ValueError(f"contrast bins need N >= 4 d rows (two bins of 2 d); got N = {N}, d = {d}")
+    if not isinstance(bins, (int, np.integer)) or isinstance(bins, bool) or not 1 <= bins <= N:
+        raise ValueError(f"bins: expected an integer in [1, N = {N}], got {bins!r}")
+    top = np.linalg.eigh(X.T @ X / N)[1][:, -1]
+    contrast = np.sum(X * X, axis=1) - (X @ top) ** 2
+    groups = np.array_split(np.argsort(contrast, kind="stable"), int(bins))
+    covariances = [X[g].T @ X[g] / len(g) for g in groups]
+    return covariances, np.array([len(g) / N for g in groups])
+
+
+def fit_gaussian_mixture_with_means(X, components: int = DATA_COMPONENTS, *, seed: int = 0):
+    """Maximum-likelihood Gaussian mixture *with means* of the rows of ``X`` (scikit-learn's EM).
+
+    ``sklearn.mixture.GaussianMixture`` with full covariances, k-means start (``random_state =
+    seed``), at most 500 EM steps, and ``reg_covar`` = 1e-6 times the mean per-coordinate
+    variance. Clusters (the digit classes) need the means; :func:`fit_gaussian_mixture` (zero
+    means) describes shapes and scales only.
+
+    Parameters
+    ----------
+    X : array_like
+        N x d rows, N > components (d + 1).
+    components : int
+        K >= 1 (default :data:`DATA_COMPONENTS`).
+    seed : int
+        Seed of the k-means start (default 0).
+
+    Returns
+    -------
+    (list of ndarray, ndarray, list of ndarray)
+        Covariances, weights and means: the arguments of :func:`gaussian_mixture_risk`.
+    """
+    from sklearn.mixture import GaussianMixture
+
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or not np.all(np.isfinite(X)):
+        raise ValueError(f"X: expected finite N x d rows, got shape {X.shape}")
+    if not isinstance(components, (int, np.integer)) or components < 1:
+        raise ValueError(f"components: expected an integer >= 1, got {components!r}")
+    if X.shape[0] <= components * (X.shape[1] + 1):
+        raise ValueError(f"X: {components} components with full covariances need more than "
+                         f"{components * (X.shape[1] + 1)} rows in d = {X.shape[1]}; got {X.shape[0]}")
+    reg = 1e-6 * float(np.mean(np.sum(X * X, axis=1))) / X.shape[1]
+    gm = GaussianMixture(int(components), covariance_type="full", reg_covar=reg, random_state=int(seed),
+                         max_iter=500).fit(X)
+    return list(gm.covariances_), np.asarray(gm.weights_), list(gm.means_)
+
+
+def gaussian_mixture_risk_jax(B, covariances, weights, means, nodes: int = _BVN_NODES):
+    """:func:`gaussian_mixture_risk` for the sign code in JAX (differentiable in B; call under ``jax.enable_x64``).
+
+    ``nodes``: the order of the orthant-probability rule (:func:`bivariate_normal_cdf`).
+    """
+    import jax.numpy as jnp
+
+    C = M = energy = 0.0
+    for w, cov, mean in zip(weights, covariances, means):
+        Ck, Mk, trace = sign_moments_with_mean(B, mean, cov, jnp, nodes)
+        C, M, energy = C + w * Ck, M + w * Mk, energy + w * trace
+    return 1.0 - jnp.trace(C @ jnp.linalg.solve(M, C.T)) / energy
+
+
+def gaussian_mixture_optimum(B0, covariances, weights, means=None, *, maxiter: int = 500) -> tuple[float, np.ndarray]:
+    """Minimise the exact sign-code risk under a Gaussian mixture over the encoder, from ``B0``.
+
+    L-BFGS (scipy) on :func:`gaussian_mixture_risk_jax` in float64, with a 16-node orthant rule
+    (the returned risk is re-evaluated with the full rule). The result is a local minimum:
+    an upper bound on the mixture's optimum, and the prediction "the best sign code for this
+    mixture" (theory/universality.md, "Exploitable structure"; validated numerically, not proved).
+
+    Parameters
+    ----------
+    B0 : array_like
+        n x d start (e.g. the Gaussian-optimal encoder of the pooled covariance).
+    covariances, weights, means :
+        As in :func:`gaussian_mixture_risk` (means default to zero).
+    maxiter : int
+        Most L-BFGS iterations (default 500).
+
+    Returns
+    -------
+    (float, ndarray)
+        The risk (re-evaluated by :func:`gaussian_mixture_risk`) and the encoder.
+    """
+    import jax
+    import jax.numpy as jnp
+    from scipy.optimize import minimize
+
+    B0 = np.asarray(B0, dtype=np.float64)
+    n, d = B0.shape
+    means = [np.zeros(d)] * len(covariances) if means is None else means
+    with jax.enable_x64(True):
+        covs = [jnp.asarray(c, dtype=jnp.float64) for c in covariances]
+        mus = [jnp.asarray(m, dtype=jnp.float64) for m in means]
+        ws = [float(w) for w in weights]
+        value_and_grad = jax.jit(jax.value_and_grad(
+            lambda b: gaussian_mixture_risk_jax(b.reshape(n, d), covs, ws, mus, nodes=16)))
+
+        def fun(b):
+            value, grad = value_and_grad(jnp.asarray(b))
+            return float(value), np.asarray(grad, dtype=np.float64)
+
+        result = minimize(fun, B0.ravel(), jac=True, method="L-BFGS-B", options={"maxiter": int(maxiter)})
+    B = result.x.reshape(n, d)
+    return gaussian_mixture_risk(B, covariances, weights, means=means), B
