@@ -162,3 +162,25 @@ def test_contrast_bins_recover_a_mixture_with_separated_scales():
     assert len(contrast_binned_mixture(X)[0]) == 32 and len(contrast_binned_mixture(X[:500])[0]) == 10
     with pytest.raises(ValueError, match="4 d rows"):
         contrast_binned_mixture(X[:90])
+
+
+def test_brightness_bins_recover_two_clusters_along_the_top_direction():
+    """Two clusters N(+-mu e_1, Sigma) far apart on the top principal direction: two brightness groups
+    (one contrast group each) recover them, means included, so the sign code's risk under the groups
+    is the exact mixture risk (200,000 rows); and the row-count rule."""
+    from twolayer.theory.gaussian_mixture import brightness_contrast_mixture
+
+    rng = np.random.default_rng(8)
+    d, n, N = 12, 6, 200_000
+    cov = _random_cov(d, rng) * 0.2
+    mu = np.zeros(d)
+    mu[0] = 4.0
+    pick = np.arange(N) < N // 2  # exactly balanced: the groups have equal counts
+    X = rng.standard_normal((N, d)) @ np.linalg.cholesky(cov).T + np.where(pick[:, None], mu, -mu)
+    covs, w, means = brightness_contrast_mixture(X, (2, 1))
+    np.testing.assert_allclose(sorted(m[0] for m in means), [-4.0, 4.0], atol=0.03)
+    B = rng.standard_normal((n, d))
+    exact = gaussian_mixture_risk(B, [cov, cov], [0.5, 0.5], means=[mu, -mu])
+    assert gaussian_mixture_risk(B, covs, w, means=means) == pytest.approx(exact, abs=3e-3)
+    with pytest.raises(ValueError, match="need N >= 384"):
+        brightness_contrast_mixture(X[:300])

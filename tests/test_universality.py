@@ -149,6 +149,7 @@ def test_on_gaussian_data_the_controls_agree(gaussian_record):
     # the contrast-binned rows less the binning's excess on the twin's Gaussian rows: the Gaussian risk
     assert rec["contrast_bins"] == 32
     assert rec["theory_encoder_contrast_risk"] == pytest.approx(rec["theory_encoder_gaussian_risk"], rel=0.01)
+    assert rec["theory_encoder_brightness_contrast_risk"] == pytest.approx(rec["theory_encoder_gaussian_risk"], rel=0.01)
     assert rec["gmm_means_components"] == 4
     assert rec["gmm_optimum_risk"] == pytest.approx(rec["theory_encoder_gaussian_risk"], rel=0.015)
     gap = rec["theory_encoder_risk"] - rec["theory_encoder_gaussian_risk"]

@@ -362,7 +362,8 @@ DATA_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("train_risk",
              ("predicted_risk_spiked_mixture", ".6f"), ("risk_linear", ".6f"), ("risk_learned_denoiser", ".6f"),
              ("risk_prior_denoiser", ".6f"), ("risk_vamp", ".6f"), ("risk_amp_start", ".6f"), ("risk_amp", ".6f"),
              ("gaussian_twin_risk", ".6f"), ("theory_encoder_risk", ".6f"), ("theory_encoder_gmm_risk", ".6f"),
-             ("theory_encoder_contrast_risk", ".6f"), ("gmm_optimum_risk", ".6f"), ("steps", "d"), ("seconds", ".1f"), ("saved_params", "s")]
+             ("theory_encoder_contrast_risk", ".6f"), ("theory_encoder_brightness_contrast_risk", ".6f"),
+             ("gmm_optimum_risk", ".6f"), ("steps", "d"), ("seconds", ".1f"), ("saved_params", "s")]
 #: what the risk lines of ``twolayer train`` measure, printed beside them.
 RISK_NOTES = {
     "trained_network_risk": "the network as trained, its own decoder",
@@ -524,7 +525,8 @@ UNIVERSALITY_COLUMNS = [
     ("predicted_risk_spiked", "spiked", ".4f"), ("predicted_risk_spiked_mixture", "mix-s", ".4f"),
     ("theory_encoder_gaussian_risk", "gauss-d", ".4f"), ("theory_encoder_mixture_risk", "mix-d", ".4f"),
     ("theory_encoder_gmm_risk", "gmm-d", ".4f"), ("theory_encoder_contrast_risk", "bins-d", ".4f"),
-    ("gmm_optimum_risk", "gmm-opt", ".4f"), ("best", "best", "s"), ("best_ratio", "held/best", ".3f"), ("best_prediction_at_n_train", "best@N", ".4f"),
+    ("theory_encoder_brightness_contrast_risk", "bc-d", ".4f"), ("gmm_optimum_risk", "gmm-opt", ".4f"),
+    ("best", "best", "s"), ("best_ratio", "held/best", ".3f"), ("best_prediction_at_n_train", "best@N", ".4f"),
     ("best_ratio_at_n_train", "held/best@N", ".3f"), ("gaussian_twin_risk", "twin", ".4f"),
     ("theory_encoder_risk", "theory-enc", ".4f"), ("kappa", "kappa", ".3f"), ("top_eigenvalue_fraction", "top-eig", ".3f"),
     ("projection_excess_kurtosis", "kurt", ".2f"), ("norm_spread_ratio", "spread", ".2f"), ("flag_text", "flags", "s"),
@@ -580,7 +582,8 @@ def _cmd_universality(args) -> int:
               "spiked / mix-s: the same with the top eigen-direction's arcsin kernel exact (theory/spiked.md); "
               "gmm-d: the theory encoder's exact risk under a 4-component zero-mean Gaussian mixture fitted to the "
               "training rows; bins-d: its exact risk when the training rows, grouped by contrast, are each "
-              "group's own zero-mean Gaussian (up to 32 groups); gmm-opt: the best sign code for a 4-component Gaussian mixture with means "
+              "group's own zero-mean Gaussian (up to 32 groups); bc-d: the same with 4 brightness x 8 contrast groups, "
+              "means kept (raw image patches); gmm-opt: the best sign code for a 4-component Gaussian mixture with means "
               "fitted to the training rows (clusters); "
               "gauss-d / mix-d: exact Gaussian risk at this d of the theory encoder and its mixture correction; "
               "best: the prediction closest to the held-out risk in ratio; best@N: that prediction at the run's "

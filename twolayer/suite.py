@@ -18,8 +18,8 @@ Per cell (:func:`cell_row`): the record's fields, plus
   Gaussian ``predicted_risk``, its scale-mixture correction ``predicted_risk_mixture``, the
   spiked-spectrum prediction ``predicted_risk_spiked`` with its correction, and,
   with the controls, the finite-d Gaussian risk of the theory encoder and its mixture
-  correction, its risk under a zero-mean 4-component mixture and under the rows grouped by
-  contrast, and the best sign code for a
+  correction, its risk under a zero-mean 4-component mixture, under the rows grouped by
+  contrast and by brightness x contrast, and the best sign code for a
   4-component mixture with means), name -> value;
 * ``best_prediction`` / ``best_prediction_name``: the prediction closest to the measured
   held-out risk in ratio, i.e. the one minimising |log(final_risk / prediction)|, and
@@ -84,6 +84,7 @@ PREDICTIONS = (
     ("theory_encoder_mixture_risk", "mix-d"),  # its scale-mixture correction
     ("theory_encoder_gmm_risk", "gmm-d"),  # its risk under a 4-component Gaussian mixture fitted to the training rows
     ("theory_encoder_contrast_risk", "bins-d"),  # its risk under the training rows grouped by contrast (32 bins)
+    ("theory_encoder_brightness_contrast_risk", "bc-d"),  # grouped by brightness x contrast (4 x 8), means kept
     ("gmm_optimum_risk", "gmm-opt"),  # the best sign code for a 4-component mixture with means (clusters)
 )
 #: flag -> what it warns about.

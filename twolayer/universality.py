@@ -55,6 +55,11 @@ and two controls (``controls=True``) that separate the causes of a gap (theory/u
   :func:`~twolayer.theory.gaussian_mixture.contrast_binned_mixture`; the direction-contrast
   dependence of image patches), less the same model's excess on the twin's Gaussian rows (the
   Gaussian's own norm fluctuations read as a scale). None when n_train < 4 d;
+* ``theory_encoder_brightness_contrast_risk`` (sign, linear): the same with the rows grouped by
+  brightness (4 groups, the top principal projection), then contrast (8 groups in each), every
+  group a Gaussian with its own mean and covariance
+  (:func:`~twolayer.theory.gaussian_mixture.brightness_contrast_mixture`: raw image patches),
+  less its excess on the twin's Gaussian rows. None when n_train < 32 d;
 * ``gmm_optimum_risk`` (sign only): the best sign code for a Gaussian mixture *with means* of
   ``gmm_means_components`` components fitted to the training rows (scikit-learn's EM): the exact
   mixture risk minimised over the encoder by L-BFGS from the theory encoder
@@ -497,7 +502,7 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
         "theory_encoder_risk": None, "theory_encoder_risk_stderr": None, "theory_encoder_train_risk": None,
         "theory_encoder_risk_gaussian_decoder": None, "theory_encoder_gaussian_risk": None,
         "theory_encoder_mixture_risk": None, "theory_encoder_gmm_risk": None, "gmm_components": None,
-        "theory_encoder_contrast_risk": None, "contrast_bins": None,
+        "theory_encoder_contrast_risk": None, "contrast_bins": None, "theory_encoder_brightness_contrast_risk": None,
         "gmm_optimum_risk": None, "gmm_means_components": None,
     }
 
@@ -533,6 +538,7 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
         )
         record["theory_encoder_gmm_risk"], record["gmm_components"] = _gmm_risk(pop.B, Xtr, act)
         record["theory_encoder_contrast_risk"], record["contrast_bins"] = _contrast_risk(pop.B, Xtr, Gtr, gauss, act)
+        record["theory_encoder_brightness_contrast_risk"] = _brightness_contrast_risk(pop.B, Xtr, Gtr, gauss, act)
         seconds["seconds_theory_encoder"] = time.perf_counter() - t0
         if gmm_optimum:
             t0 = time.perf_counter()
@@ -570,6 +576,17 @@ def _contrast_risk(B, Xtr, Gtr, gauss, act):
     data, twin = contrast_binned_mixture(Xtr), contrast_binned_mixture(Gtr)
     artefact = gaussian_mixture_risk(B, *twin, activation=act) - gauss
     return gaussian_mixture_risk(B, *data, activation=act) - artefact, len(data[0])
+
+
+def _brightness_contrast_risk(B, Xtr, Gtr, gauss, act):
+    """As :func:`_contrast_risk` with the rows grouped by brightness, then contrast (means kept); None if too few rows."""
+    from .theory.gaussian_mixture import BRIGHTNESS_CONTRAST_BINS, brightness_contrast_mixture, gaussian_mixture_risk
+
+    if act.name not in ("sign", "linear") or Xtr.shape[0] < Xtr.shape[1] * np.prod(BRIGHTNESS_CONTRAST_BINS):
+        return None
+    data, twin = brightness_contrast_mixture(Xtr), brightness_contrast_mixture(Gtr)
+    artefact = gaussian_mixture_risk(B, twin[0], twin[1], means=twin[2], activation=act) - gauss
+    return gaussian_mixture_risk(B, data[0], data[1], means=data[2], activation=act) - artefact
 
 
 def _gmm_optimum(B, Xtr, act, seed):
