@@ -569,24 +569,35 @@ def _contrast_risk(B, Xtr, Gtr, gauss, act):
     count), on which binning by contrast mistakes the Gaussian's own norm fluctuations for a scale
     (theory/universality.md, "Contrast bins"). Nones when N < 4 d.
     """
-    from .theory.gaussian_mixture import contrast_binned_mixture, gaussian_mixture_risk
+    from .theory.gaussian_mixture import contrast_binned_mixture
 
     if Xtr.shape[0] < 4 * Xtr.shape[1]:
         return None, None
-    data, twin = contrast_binned_mixture(Xtr), contrast_binned_mixture(Gtr)
-    artefact = gaussian_mixture_risk(B, *twin, activation=act) - gauss
-    return gaussian_mixture_risk(B, *data, activation=act) - artefact, len(data[0])
+    return _binned_risk(contrast_binned_mixture, B, Xtr, Gtr, gauss, act)
 
 
 def _brightness_contrast_risk(B, Xtr, Gtr, gauss, act):
     """As :func:`_contrast_risk` with the rows grouped by brightness, then contrast (means kept); None if too few rows."""
-    from .theory.gaussian_mixture import BRIGHTNESS_CONTRAST_BINS, brightness_contrast_mixture, gaussian_mixture_risk
+    from .theory.gaussian_mixture import BRIGHTNESS_CONTRAST_BINS, brightness_contrast_mixture
 
     if act.name not in ("sign", "linear") or Xtr.shape[0] < Xtr.shape[1] * np.prod(BRIGHTNESS_CONTRAST_BINS):
         return None
-    data, twin = brightness_contrast_mixture(Xtr), brightness_contrast_mixture(Gtr)
-    artefact = gaussian_mixture_risk(B, twin[0], twin[1], means=twin[2], activation=act) - gauss
-    return gaussian_mixture_risk(B, data[0], data[1], means=data[2], activation=act) - artefact
+    return _binned_risk(brightness_contrast_mixture, B, Xtr, Gtr, gauss, act)[0]
+
+
+def _binned_risk(grouping, B, Xtr, Gtr, gauss, act):
+    """(R(B) under ``grouping(X_train)`` less its excess on the Gaussian rows G, the group count).
+
+    R(X) - (R(G) - R_gauss).
+    """
+    from .theory.gaussian_mixture import gaussian_mixture_risk
+
+    def risk(X):
+        covs, weights, *means = grouping(X)
+        return gaussian_mixture_risk(B, covs, weights, means=means[0] if means else None, activation=act), len(weights)
+
+    (data, groups), (twin, _) = risk(Xtr), risk(Gtr)
+    return data - (twin - gauss), groups
 
 
 def _gmm_optimum(B, Xtr, act, seed):
