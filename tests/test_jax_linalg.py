@@ -72,3 +72,21 @@ def test_psd_solve_falls_back_to_lu():
     assert not np.all(np.isfinite(np.asarray(cho_factor(jnp.asarray(M), lower=True)[0])))
     got = np.asarray(jax.jit(psd_solve)(jnp.asarray(M), jnp.asarray(R)))
     np.testing.assert_allclose(got, np.linalg.solve(M, R), rtol=1e-9, atol=1e-12)
+
+
+def test_psd_solve_without_fallback_is_nan_where_cholesky_fails():
+    """fallback=False: the same solution on a positive definite M (float64 and float32, a
+    rectangular right-hand side wider than M, as in the sign step at r < 1), NaN on an
+    indefinite one, whose solve the default (fallback=True) gets right by LU."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 40))
+    M, R = X @ X.T + 0.5 * np.eye(40), rng.standard_normal((40, 90))
+    want = np.linalg.solve(M, R)
+    np.testing.assert_allclose(jax.jit(lambda m, r: psd_solve(m, r, False))(M, R), want, rtol=1e-9, atol=1e-12)
+    got32 = np.asarray(psd_solve(jnp.asarray(M, jnp.float32), jnp.asarray(R, jnp.float32), False), np.float64)
+    assert np.max(np.abs(got32 - want)) < 1e-4 * np.max(np.abs(want))
+    Q = np.linalg.qr(rng.standard_normal((12, 12)))[0]
+    bad = Q @ np.diag(np.linspace(-1.0, 2.0, 12) + 0.05) @ Q.T
+    rhs = rng.standard_normal((12, 3))
+    assert np.all(np.isnan(np.asarray(psd_solve(jnp.asarray(bad), jnp.asarray(rhs), False))))
+    np.testing.assert_allclose(psd_solve(jnp.asarray(bad), jnp.asarray(rhs)), np.linalg.solve(bad, rhs), rtol=1e-9)

@@ -77,6 +77,7 @@ def test_compare_with_theory_recomputes_the_exact_risk():
     assert out["predicted_risk"] == pytest.approx(sign_limit(1 / 3), rel=1e-12)
     assert out["relative_gap"] == pytest.approx(out["final_risk"] / out["predicted_risk"] - 1)
     assert out["polar_alignment"] == pytest.approx(polar_alignment(B, B))
+    assert out["decoder_distance"] == pytest.approx(decoder_distance(A, B), rel=1e-12)
     assert "leakage" not in out  # isotropic: no allocation metrics
 
 
@@ -309,3 +310,35 @@ def test_fit_finite_size_recovers_a_power_law():
 
 def test_train_result_type():
     assert isinstance(train(8, 4, steps=5), TrainResult)
+
+
+def test_a_failed_cholesky_chunk_is_rerun_with_the_lu_fallback(monkeypatch):
+    """train's compiled step leaves the LU fallback of the optimal decoder's solve out of the hot path
+    (psd_solve(fallback=False)); a chunk that comes out non-finite is rerun from its start with the
+    fallback. Here the fast loss is made NaN: the first chunk (of three) is rerun, every later one
+    uses the fallback, and the result is bit for bit that of a run with the fallback throughout."""
+    import jax.numpy as jnp
+
+    from twolayer.simulations import training
+
+    original = training.population_loss
+    asked = []
+
+    def always_fallback(act, parametrization, jitter, noise=0.0, fallback=True):
+        return original(act, parametrization, jitter, noise, True)
+
+    def fast_path_fails(act, parametrization, jitter, noise=0.0, fallback=True):
+        asked.append(fallback)
+        loss = original(act, parametrization, jitter, noise, fallback)
+        return loss if fallback else (lambda *args: loss(*args) * jnp.nan)
+
+    results = []
+    for loss in (always_fallback, fast_path_fails):
+        training._compiled.cache_clear()
+        monkeypatch.setattr(training, "population_loss", loss)
+        results.append(train(24, 12, steps=30, record_every=10, seed=3))
+    training._compiled.cache_clear()
+    assert asked == [False, True]
+    np.testing.assert_array_equal(results[1].B, results[0].B)
+    np.testing.assert_array_equal(results[1].history["loss"], results[0].history["loss"])
+    assert results[1].steps == 30 and np.isfinite(results[1].metrics["final_risk"])

@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 
 from ..theory import optimal_decoder_risk_jax, risk_jax
+from . import fast_normal
 from .model import decoder, normalise_rows
 from .sources import draw_batch
 
@@ -98,7 +99,7 @@ def smoothed_sign(z, tau):
     return jsp.erf(z / (math.sqrt(2.0) * tau * s))
 
 
-def population_loss(act, parametrization: str, jitter: float, noise: float = 0.0):
+def population_loss(act, parametrization: str, jitter: float, noise: float = 0.0, fallback: bool = True):
     """loss(params, step, key, consts) = d R (exact) for the parametrisation (``step``, ``key`` unused).
 
     With ``noise`` = tau^2 > 0, R is the denoising risk E||x - A sigma(B(x + tau eps))||^2 / tr Sigma
@@ -114,6 +115,9 @@ def population_loss(act, parametrization: str, jitter: float, noise: float = 0.0
         Diagonal regularisation of M for ``"optimal-decoder"``.
     noise : float, optional
         Input-noise variance tau^2 (default 0).
+    fallback : bool, optional
+        For ``"optimal-decoder"``: solve by LU where Cholesky fails (default True); False: NaN
+        there (``train`` reruns the chunk with True).
 
     Returns
     -------
@@ -126,7 +130,8 @@ def population_loss(act, parametrization: str, jitter: float, noise: float = 0.0
         d = B.shape[1]
         if parametrization == "optimal-decoder":
             B_eff = normalise_rows(B, _jnp()) if act.homogeneous else B
-            return d * optimal_decoder_risk_jax(B_eff, activation=act, cov=cov, jitter=jitter, noise=noise)
+            return d * optimal_decoder_risk_jax(B_eff, activation=act, cov=cov, jitter=jitter, noise=noise,
+                                                fallback=fallback)
         return d * risk_jax(B, decoder(params), activation=act, cov=cov, noise=noise, skip=params.get("b"))
 
     return loss
@@ -234,7 +239,7 @@ def sample_loss(act, *, d: int, batch_size: int, steps: int, dtype, smoothing=SI
         x = draw_batch(key, step, batch_size, d, consts, dtype, law)
         x_in = x
         if noise:
-            eps = jax.random.normal(jax.random.fold_in(jax.random.fold_in(key, 2**31 - 1), step), x.shape, x.dtype)
+            eps = fast_normal.normal(jax.random.fold_in(jax.random.fold_in(key, 2**31 - 1), step), x.shape, x.dtype)
             x_in = x + math.sqrt(noise) * eps
         z = x_in @ params["B"].T
         code = smoothed_sign(z, smoothing_width(step, steps, smoothing)) if smooth else act(z, jnp)

@@ -172,6 +172,8 @@ def draw_batch(key, step, batch_size: int, d: int, consts: dict, dtype, law=None
     """
     import jax
 
+    from . import fast_normal
+
     k = jax.random.fold_in(key, step)
     if law is not None:  # a structured law, optionally rotated: x = Q z
         z = law.sample_jax(k, (batch_size, d), dtype)
@@ -181,6 +183,6 @@ def draw_batch(key, step, batch_size: int, d: int, consts: dict, dtype, law=None
     if data is not None:
         idx = jax.random.randint(k, (batch_size,), 0, data.shape[0])
         return data[idx]
-    g = jax.random.normal(k, (batch_size, d), dtype=dtype)
+    g = fast_normal.normal(k, (batch_size, d), dtype)  # = jax.random.normal, bit for bit
     scale = consts.get("scale")
     return g if scale is None else g @ scale.T

@@ -20,7 +20,7 @@ import math
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -151,6 +151,7 @@ class _Spec:
     weight_decay: float = 0.0
     l1: float = 0.0
     contractive: float = 0.0
+    fallback: bool = False  # the LU branch of the optimal decoder's solve; off on the hot path (_run)
 
 
 @functools.lru_cache(maxsize=32)
@@ -165,7 +166,7 @@ def _compiled(spec: _Spec):
     if spec.method == "population" and spec.law is not None:
         loss = support_loss(act, spec.law)
     elif spec.method == "population":
-        loss = population_loss(act, spec.parametrization, JITTER[spec.dtype], spec.noise)
+        loss = population_loss(act, spec.parametrization, JITTER[spec.dtype], spec.noise, spec.fallback)
     else:
         loss = sample_loss(
             act, d=spec.d, batch_size=spec.batch_size, steps=spec.steps, dtype=jnp.dtype(spec.dtype), law=spec.law,
@@ -491,7 +492,12 @@ def _run(spec, params0, source, seed, tol, record_every, progress, act):
             while losses.size < spec.steps:
                 done = losses.size
                 start_risk = _exact_risk(params, spec, source, act) if record_every else None
+                before = params, opt_state
                 params, opt_state, values = run(params, opt_state, done, key, consts)
+                if _needs_fallback(spec, params, values):  # a Cholesky breakdown: redo the chunk with LU there
+                    spec = replace(spec, fallback=True)
+                    tx, run = _compiled(spec)
+                    params, opt_state, values = run(*before, done, key, consts)
                 values = np.asarray(values, dtype=np.float64)[: spec.steps - done] / spec.d
                 _check_finite(values, done, spec)
                 losses = np.concatenate([losses, values])
@@ -505,6 +511,21 @@ def _run(spec, params0, source, seed, tol, record_every, progress, act):
     if not all(np.all(np.isfinite(v)) for v in out.values()):
         _check_finite(np.array([np.nan]), losses.size, spec)
     return _unstandardise(out, source.variance), history, int(losses.size), stopped
+
+
+def _needs_fallback(spec, params, values) -> bool:
+    """True if a chunk solved for the optimal decoder without the LU fallback and came out non-finite.
+
+    The compiled step leaves the LU branch out (:func:`~twolayer.theory._jax_linalg.psd_solve`,
+    ``fallback=False``), so a Cholesky breakdown gives NaN; :func:`_run` then reruns the chunk
+    with the fallback, which gives the same numbers as a step that had it all along. A chunk
+    that is still non-finite with it has diverged (:func:`_check_finite` says so).
+    """
+    if spec.fallback or spec.method != "population" or spec.parametrization != "optimal-decoder":
+        return False
+    import jax.numpy as jnp
+
+    return not (bool(jnp.all(jnp.isfinite(values))) and all(bool(jnp.all(jnp.isfinite(p))) for p in params.values()))
 
 
 def _unstandardise(params, v):
