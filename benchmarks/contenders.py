@@ -95,22 +95,29 @@ def make_twolayer_population(B0: np.ndarray, dtype: str, lr: float = 0.3, steps_
     ``steps_per_call`` steps run in one call, as ``train`` runs them; the runner divides the
     time by it.
     """
-    import jax
     import jax.numpy as jnp
 
-    from twolayer.simulations.training import _compiled, _Spec
+    from twolayer.simulations.training import _Spec
 
     n, d = B0.shape
     spec = _Spec("sign", "population", "optimal-decoder", "sgd", lr, "constant", 10**9, steps_per_call, 0, d, dtype)
+    return _chunk_runner(spec, {"B": jnp.asarray(B0, dtype=dtype)}, seed=0)
+
+
+def _chunk_runner(spec, params: dict, seed: int):
+    """(state, run) for train's compiled chunk of ``spec``: run(state) advances it by spec.chunk steps."""
+    import jax
+
+    from twolayer.simulations.training import _compiled
+
     tx, compiled = _compiled(spec)
-    key, consts = jax.random.PRNGKey(0), {"cov": None}
-    params = {"B": jnp.asarray(B0, dtype=dtype)}
+    key, consts = jax.random.PRNGKey(seed), {"cov": None}
     state = {"params": params, "opt": tx.init(params), "t": 0}
 
     def run(state):
         params, opt, values = compiled(state["params"], state["opt"], state["t"], key, consts)
         values.block_until_ready()
-        return {"params": params, "opt": opt, "t": state["t"] + steps_per_call}
+        return {"params": params, "opt": opt, "t": state["t"] + spec.chunk}
 
     return state, run
 
@@ -182,22 +189,12 @@ def make_torch_samples(d: int, n: int, batch: int, seed: int = 0):
 
 def make_twolayer_samples(d: int, n: int, batch: int, steps_per_call: int, seed: int = 0):
     """twolayer's own compiled chunk of ``train(method="samples")`` (sign, untied, Adam)."""
-    import jax
     import jax.numpy as jnp
 
     from twolayer.simulations.model import init_params
-    from twolayer.simulations.training import _compiled, _Spec
+    from twolayer.simulations.training import _Spec
 
     spec = _Spec("sign", "samples", "untied", "adam", SAMPLES_LR, "cosine", 10**6, steps_per_call, batch, d, "float32")
-    tx, compiled = _compiled(spec)
-    key, consts = jax.random.PRNGKey(seed), {"cov": None}
     params = {k: jnp.asarray(v, jnp.float32)
               for k, v in init_params(d, n, parametrization="untied", init="gaussian", seed=seed).items()}
-    state = {"params": params, "opt": tx.init(params), "t": 0}
-
-    def run(state):
-        params, opt, values = compiled(state["params"], state["opt"], state["t"], key, consts)
-        values.block_until_ready()
-        return {"params": params, "opt": opt, "t": state["t"] + steps_per_call}
-
-    return state, run
+    return _chunk_runner(spec, params, seed)
