@@ -1,23 +1,26 @@
-"""Measured speed of twolayer on this machine, against a plain implementation of the same work.
+"""Measured speed of twolayer on this machine, against plain JAX and PyTorch loops doing the same work.
 
-    python benchmarks/run.py [--quick] [--json] [--out FILE.json]
+    python benchmarks/run.py [--quick] [--json] [--out FILE.json] [--skip-reproduce]
 
-Every figure is the median of several repeats after a warm-up (JIT compilation excluded).
-Each size of the population-step benchmark runs in its own subprocess, so that its peak
-memory (max RSS) is its own. Measured:
+Contenders (``contenders.py``) run round by round in turn (A B C A B C ...) and the medians of the
+per-round time ratios are reported, so that a slow spell of a shared machine hits all of them;
+JIT compilation and a warm-up call are excluded. PyTorch is optional (skipped with a note).
+Measured:
 
-1. reference: a dense n x n matrix product (2 n^3 flops) and an n x n solve, per dtype;
-2. one population gradient step -- the compiled step of ``train`` itself (sign, r = 1, optimal
-   decoder, plain gradient descent): seconds per step, its FLOP count (XLA's cost analysis of
-   the compiled step, which counts the matrix products, plus the LAPACK calls it cannot see:
-   Cholesky n^3/3 and two triangular solves n^2 d each), the achieved FLOP rate, and its ratio
-   to the matrix-product rate measured in the same process (goal >= 40% at d >= 1024);
-3. sample-based training at d = 784, n = 196 (sign, smoothed-sign estimator): samples per second;
+1. one population gradient step at d = n (sign, r = 1, optimal decoder, gradient descent), each
+   size in its own process (its peak memory is its own): twolayer's compiled chunk of ``train``
+   against plain JAX and plain PyTorch (autodiff through a general solve); their first steps'
+   agreement; the best n x n by n x d matrix-product rate of the same run (JAX or PyTorch); the
+   step's minimal work, 6 n^2 d (three products) + n^3/3 (Cholesky) + 2 n^2 d (two triangular
+   solves), per second over that rate; and the same with XLA's cost analysis of the compiled
+   step (products and elementwise work) plus the LAPACK calls it counts as 0;
+2. the sample-based step at d = 784, n = 196, batch 256 (sign, untied, Adam) against plain JAX and
+   PyTorch: samples per second; and ``train(method="samples")`` end to end;
+3. the time ``train`` spends after its last step (comparison with theory) at the largest d;
 4. the theory functions: ``min_risk`` for 1,000 rates over a 1,000-eigenvalue spectrum, and
    ``population_risk`` at d = n = 1024;
-5. the wall time of ``twolayer reproduce --quick`` (when that command exists);
-6. the growth exponent of the step time in d (least-squares slope of log time on log d) and the
-   peak memory at each size.
+5. the wall time of ``twolayer reproduce --quick`` (not with --quick or --skip-reproduce);
+6. the growth exponent of the step time in d (least-squares slope of log time on log d).
 """
 
 from __future__ import annotations

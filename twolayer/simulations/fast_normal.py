@@ -5,7 +5,8 @@ r"""Standard normal draws, bit for bit those of ``jax.random.normal``, three tim
 
     (b1, b2) = Threefry-2x32_{key}(hi, lo),   (hi, lo) the 64-bit flat index of each entry,
     bits = b1 ^ b2 (float32) or b1 << 32 | b2 (float64),
-    u = max(lo, 2 (float(1.mantissa bits) - 1) - 1 + ...)  on [nextafter(-1, 0), 1),
+    f = the float 1.m - 1 in [0, 1), m the top mantissa-width bits of ``bits``,
+    u = max(lo, f (1 - lo) + lo),   lo = nextafter(-1, 0),
     x = sqrt(2) erfinv(u).
 
 On the CPU JAX lowers the 20 Threefry rounds as a rolled loop (five iterations whose state
@@ -66,7 +67,7 @@ def _fast_path_applies(key, shape) -> bool:
     if math.prod(shape) >= 2**32 or not jax.config.jax_threefry_partitionable:
         return False
     if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
-        return str(jax.random.key_impl(key)) in ("threefry2x32", "PRNGImpl(threefry2x32)", "fry")
+        return str(jax.random.key_impl(key)) == "threefry2x32"
     return key.shape == (2,) and key.dtype == np.uint32  # a raw jax.random.PRNGKey (threefry by default)
 
 
