@@ -238,7 +238,10 @@ def run_structured(config, progress: bool = False):
         the risks ``risk_linear``, ``risk_denoiser``, ``risk_learned_denoiser``, ``risk_linear_refit``
         (each with ``_stderr``), the fitted channel ``effective_mu`` and ``effective_sigma2``, the
         predictions ``predicted_risk_linear``, ``predicted_risk_denoiser``, ``predicted_sigma2`` and
-        ``predicted_risk_denoiser_given_linear``, ``encoder_localisation`` (rows of B Q), ``sign_at_zero``.
+        ``predicted_risk_denoiser_given_linear``, the finite-d predictions of the sign code
+        (``predicted_risk_linear_finite_d``, ``predicted_sigma2_finite_d``,
+        ``predicted_risk_denoiser_finite_d`` and ``..._given_linear``: the channel with the norm the
+        code does not see, theory/structured.md), ``encoder_localisation`` (rows of B Q), ``sign_at_zero``.
     result : TrainResult
         The trained network (:func:`twolayer.simulations.train`).
 
@@ -333,4 +336,29 @@ def run_structured(config, progress: bool = False):
     # approximation from how close training came to the Gaussian value)
     reached = scored["linear"][0]
     record["predicted_risk_denoiser_given_linear"] = law.mmse(effective_noise(reached)) if reached < 1 else None
+    record.update(_finite_d_predictions(law, d, gaussian_value, reached, act))
     return record, result
+
+
+def _finite_d_predictions(law, d, gaussian_value, reached, act) -> dict:
+    """The channel at this d, with the norm the 1-bit code does not see (:func:`~twolayer.theory.priors.finite_d_channel`).
+
+    ``predicted_risk_linear_finite_d``, ``predicted_sigma2_finite_d`` and
+    ``predicted_risk_denoiser_finite_d`` from the Gaussian value; ``..._finite_d_given_linear`` from
+    the linear risk the run reached. Nones for codes other than sign and where a risk is not in (0, 1).
+    """
+    from .theory.priors import finite_d_channel
+
+    keys = ("predicted_risk_linear_finite_d", "predicted_sigma2_finite_d", "predicted_risk_denoiser_finite_d",
+            "predicted_risk_denoiser_finite_d_given_linear")
+    fields = dict.fromkeys(keys)
+    if act.name != "sign" or not 0 < gaussian_value < 1:
+        return fields
+    model = finite_d_channel(law, d, gaussian_value)
+    fields.update(zip(keys, (model["risk_linear"], model["sigma2"], model["risk_denoiser"])))
+    if 0 < reached < 1:
+        try:
+            fields[keys[3]] = finite_d_channel(law, d, linear_risk=reached)["risk_denoiser"]
+        except ValueError:  # a linear risk below what the model reaches: no prediction
+            pass
+    return fields

@@ -550,3 +550,137 @@ def denoiser_risk(law: Law, linear_risk: float) -> float:
     0.3
     """
     return law.mmse(effective_noise(linear_risk))
+
+
+#: quadrature orders of :func:`finite_d_channel`: the norm, the coordinate, the channel noise.
+_NORM_NODES, _COORD_NODES, _NOISE_NODES = 64, 96, 96
+
+
+def _coordinate_rule(law: Law, nodes: int = _COORD_NODES) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights of E f(x) for x ~ ``law`` (weights sum to 1): Gauss rules per piece of the law.
+
+    Gaussian pieces: Gauss-Hermite; atoms: themselves; uniform: Gauss-Legendre on [-sqrt 3, sqrt 3];
+    Laplace: Gauss-Laguerre on each half-line.
+    """
+    from numpy.polynomial import hermite_e, laguerre, legendre
+
+    def gauss(weight, var):
+        t, w = hermite_e.hermegauss(nodes)
+        return t * math.sqrt(var), weight * w / math.sqrt(2 * math.pi)
+
+    pieces = []
+    if law.name == "gaussian" or (law.name == "bernoulli-gaussian" and law.p >= 1):
+        pieces.append(gauss(1.0, 1.0))
+    elif law.name == "bernoulli-gaussian":
+        pieces += [(np.zeros(1), np.array([1 - law.p])), gauss(law.p, 1 / law.p)]
+    elif law.name == "sparse-rademacher":
+        a = 1 / math.sqrt(law.p)
+        pieces.append((np.array([0.0, a, -a]), np.array([1 - law.p, law.p / 2, law.p / 2])))
+    elif law.name == "uniform":
+        t, w = legendre.leggauss(nodes)
+        pieces.append((_SQRT3 * t, w / 2))
+    else:  # laplace: x = +-b t, t ~ Exp(1)
+        t, w = laguerre.laggauss(nodes)
+        pieces += [(_LAPLACE_SCALE * t, w / 2), (-_LAPLACE_SCALE * t, w / 2)]
+    x = np.concatenate([p[0] for p in pieces])
+    w = np.concatenate([p[1] for p in pieces])
+    keep = w > 0
+    return x[keep], w[keep]
+
+
+def finite_d_channel(law: Law, d: int, direction_risk: float | None = None, *, linear_risk: float | None = None) -> dict:
+    r"""The scalar channel of a 1-bit code at finite d, with the norm the code does not see.
+
+    A sign code sees only the direction of x: sign(Bx) = sign(Bz) with z = x / nu, nu^2 = ||x||^2 / d.
+    Model (derived, an approximation; theory/structured.md, "The channel at finite d"): the best
+    linear reconstruction is x_hat_i = mu_z (z_i + sigma_z w_i), w ~ N(0, 1) independent of x,
+    with (mu_z, sigma_z) those of a Gaussian source whose linear risk is ``direction_risk``:
+    mu_z = (1 - R) / c_d, sigma_z^2 = c_d^2 / (1 - R) - 1, c_d = E nu for a Gaussian
+    (= sqrt(2/d) Gamma((d + 1)/2) / Gamma(d/2)). For the law, nu^2 = (x_i^2 + S) / d with S the
+    other d - 1 squares, taken as a Gamma variable of mean d - 1 and variance (d - 1)(E x^4 - 1)
+    (exact for the Gaussian law). The channel as :func:`~twolayer.structured_run.effective_channel`
+    fits it, and the risks of the linear decoder and of the law's denoiser on it, are then
+    expectations over (x_i, S, w), computed by product Gauss rules:
+
+        mu = mu_z E[x^2 / nu],   sigma^2 = mu_z^2 (E[x^2 / nu^2] + sigma_z^2) / mu^2 - 1,
+        R_lin = mu_z^2 (E[x^2 / nu^2] + sigma_z^2) - 2 mu + 1,
+        R_den = E (eta_{sigma^2}((mu_z / mu)(x / nu + sigma_z w)) - x)^2.
+
+    As d -> infinity nu -> 1 and R_den -> mmse(R/(1 - R)) (the asymptotic prediction). The excess is
+    of order Var(nu^2) = (E x^4 - 1)/d: 29/d for Bernoulli-Gaussian P = 0.1, large where the denoiser
+    gains most (r >= 1). Where it breaks: localised encoders (the code then sees more than the
+    direction's Gaussian-like projections) and the frame's own finite-d excess (the fourth moment of
+    its rows, :func:`~twolayer.theory.structured.orthonormal_finite_d_risk`), which it leaves out.
+
+    Parameters
+    ----------
+    law : Law
+        The coordinate law.
+    d : int
+        The dimension (>= 2).
+    direction_risk : float, optional
+        R in (0, 1): the linear risk the encoder has on a Gaussian source (the Gaussian value
+        ``min_risk(r)`` for the Gaussian-optimal encoder).
+    linear_risk : float, optional
+        Instead of ``direction_risk``: the linear risk the encoder reaches on this law (measured);
+        R is then the solution of the quadratic R_lin(R) = ``linear_risk`` ("given the linear risk").
+
+    Returns
+    -------
+    dict
+        ``mu``, ``sigma2`` (the fitted channel), ``risk_linear``, ``risk_denoiser``, ``direction_risk``.
+
+    Examples
+    --------
+    >>> ch = finite_d_channel(Law("gaussian"), 10**9, 0.5)      # d -> infinity: the asymptotic channel
+    >>> round(ch["sigma2"], 6), round(ch["risk_denoiser"], 6)
+    (1.0, 0.5)
+    """
+    from numpy.polynomial import hermite_e, legendre
+    from scipy import stats
+
+    if not (isinstance(d, (int, np.integer)) and d >= 2):
+        raise ValueError(f"d: expected an integer >= 2, got {d!r}")
+    if (direction_risk is None) == (linear_risk is None):
+        raise ValueError("finite_d_channel: give exactly one of direction_risk and linear_risk")
+    given = direction_risk if linear_risk is None else linear_risk
+    if not 0.0 < given < 1.0:
+        name = "direction_risk" if linear_risk is None else "linear_risk"
+        raise ValueError(f"{name}: expected a risk in (0, 1), got {given!r}")
+    c_d = math.exp(0.5 * math.log(2.0 / d) + special.gammaln((d + 1) / 2) - special.gammaln(d / 2))
+
+    theta = 2.0 + law.excess_kurtosis()          # Var(x^2) = E x^4 - 1
+    if theta > 1e-12:                            # S = theta t, t ~ Gamma(k): quantiles at Gauss-Legendre nodes
+        u, wu = legendre.leggauss(_NORM_NODES)
+        S = theta * stats.gamma.ppf((u + 1) / 2, (d - 1) / theta)
+        wS = wu / 2
+    else:                                        # x^2 = 1 a.s. (Rademacher): S = d - 1
+        S, wS = np.array([d - 1.0]), np.array([1.0])
+    x, wx = _coordinate_rule(law)
+    nu = np.sqrt((x[:, None] ** 2 + S[None, :]) / d)              # (x nodes, S nodes)
+    wxs = wx[:, None] * wS[None, :]
+    e1 = float(np.sum(wxs * x[:, None] ** 2 / nu))               # E[x^2 / nu]
+    e2 = float(np.sum(wxs * x[:, None] ** 2 / nu**2))            # E[x^2 / nu^2]
+    # with a = (1 - R)/c_d: R_lin = a^2 (e2 - 1) + a (c_d - 2 e1) + 1, a quadratic in a
+    if linear_risk is None:
+        a = (1.0 - float(direction_risk)) / c_d
+    else:
+        qa, qb, qc = e2 - 1.0, c_d - 2.0 * e1, 1.0 - float(linear_risk)
+        disc = qb * qb - 4.0 * qa * qc
+        if disc < 0:
+            raise ValueError(f"linear_risk: {linear_risk!r} is below what the model reaches at d = {d}")
+        a = 2.0 * qc / (-qb + math.sqrt(disc))                   # the root that tends to (1 - R)/(2 e1 - c_d)
+    R = 1.0 - a * c_d
+    if not 0.0 < R < 1.0:
+        raise ValueError(f"linear_risk: {linear_risk!r} has no Gaussian-equivalent risk in (0, 1) at d = {d}")
+    mu_z, s2_z = a, c_d * c_d / (1.0 - R) - 1.0
+    mu = mu_z * e1
+    second = mu_z * mu_z * (e2 + s2_z)                           # E x_hat^2
+    sigma2 = second / (mu * mu) - 1.0
+    t, wt = hermite_e.hermegauss(_NOISE_NODES)
+    wt = wt / math.sqrt(2 * math.pi)
+    y = (mu_z / mu) * ((x[:, None] / nu)[:, :, None] + math.sqrt(s2_z) * t[None, None, :])
+    err = (law.denoise(y, sigma2) - x[:, None, None]) ** 2
+    risk_denoiser = float(np.sum(wxs[:, :, None] * wt[None, None, :] * err))
+    return {"mu": mu, "sigma2": sigma2, "risk_linear": second - 2 * mu + 1, "risk_denoiser": risk_denoiser,
+            "direction_risk": R}
