@@ -215,6 +215,17 @@ def test_the_rescaling_degeneracy_is_warned_about():
     assert "Warning" not in out.stderr  # the Python warning is not printed twice
 
 
+def test_weight_decay_on_a_sign_code_is_warned_about():
+    """Sign code, trained decoder, weight decay: R(B) does not see the scale of B, so the encoder's part of
+    the penalty has no minimiser; train warns. The run's B shrinks against the same run without it."""
+    from twolayer.simulations.training import PenaltyWarning
+
+    with pytest.warns(PenaltyWarning, match="weight decay on a sign code has no minimiser"):
+        result = train(16, 8, activation="sign", parametrization="untied", weight_decay=0.5, steps=200, seed=1)
+    plain = train(16, 8, activation="sign", parametrization="untied", steps=200, seed=1)
+    assert np.linalg.norm(result.B) < 0.8 * np.linalg.norm(plain.B), (np.linalg.norm(result.B), np.linalg.norm(plain.B))
+
+
 # ----------------------------------------------------------------------------- skip connection
 @pytest.mark.parametrize("activation", ["sign", "relu", "erf"])
 def test_skip_connection_risk_against_monte_carlo(activation):

@@ -353,8 +353,10 @@ STRUCTURED_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("traine
                    ("risk_linear", ".6f"), ("risk_linear_refit", ".6f"), ("risk_denoiser", ".6f"),
                    ("risk_learned_denoiser", ".6f"), ("encoder_localisation", ".3f"),
                    ("predicted_risk_linear", ".6f"), ("predicted_risk_denoiser", ".6f"),
-                   ("predicted_risk_denoiser_given_linear", ".6f"), ("effective_sigma2", ".4f"),
-                   ("predicted_sigma2", ".4f"), ("gaussian_equivalent_risk", ".6f"), ("steps", "d"), ("seconds", ".1f"),
+                   ("predicted_risk_denoiser_given_linear", ".6f"), ("predicted_risk_linear_finite_d", ".6f"),
+                   ("predicted_risk_denoiser_finite_d", ".6f"), ("predicted_risk_denoiser_finite_d_given_linear", ".6f"),
+                   ("effective_sigma2", ".4f"), ("predicted_sigma2", ".4f"), ("predicted_sigma2_finite_d", ".4f"),
+                   ("gaussian_equivalent_risk", ".6f"), ("steps", "d"), ("seconds", ".1f"),
                    ("saved_params", "s")]
 DATA_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("train_risk", ".6f"),
              ("trained_network_train_risk", ".6f"), ("refitted_decoder_risk", ".6f"), ("predicted_risk", ".6f"),
@@ -406,7 +408,7 @@ def _cmd_train(args) -> int:
     for key, spec in keys:
         if record.get(key) is not None:
             note = f"  ({RISK_NOTES[key]})" if key in RISK_NOTES else ""
-            print(f"  {key:<38} {format(record[key], spec)}{note}")
+            print(f"  {key:<46} {format(record[key], spec)}{note}")
     if record.get("few_samples_warning"):
         print(f"warning: {record['few_samples_warning']}")
     if record.get("penalty_warning"):
