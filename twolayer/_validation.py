@@ -251,6 +251,23 @@ def as_positive(value, name: str, hint: str = "") -> float:
     return x
 
 
+def as_nonnegative(value, name: str) -> float:
+    """Return ``value`` as a finite float >= 0, or raise ``ValueError`` naming ``name``.
+
+    Examples
+    --------
+    >>> as_nonnegative("0", "weight_decay")
+    0.0
+    """
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = float("nan")
+    if not np.isfinite(x) or x < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return x
+
+
 def as_rate(rate, name: str = "rate") -> float:
     """Return a finite positive compression rate r = n/d.
 

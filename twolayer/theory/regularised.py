@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_rate, as_rates, as_spectrum
+from .._validation import as_nonnegative, as_rate, as_rates, as_spectrum
 from ..activations import get_activation
 from .limits import _maybe_scalar, min_risk
 from .risk import _as_noise
@@ -190,16 +190,6 @@ def _standardised_spectrum(spectrum) -> np.ndarray:
     return lam / lam.mean()
 
 
-def _nonnegative(value, name: str) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return value
-
-
 def linear_weight_decay_minimum(spectrum, rate, weight_decay, *, contractive=0.0, noise=0.0) -> dict:
     r"""Minimiser of the linear autoencoder's penalised objective, as ``train`` builds it (theory/regularised.md).
 
@@ -262,8 +252,8 @@ def linear_weight_decay_minimum(spectrum, rate, weight_decay, *, contractive=0.0
     lam = _standardised_spectrum(spectrum)
     d = lam.size
     n = int(np.clip(np.rint(as_rate(rate) * d), 0, d))
-    gamma = _nonnegative(weight_decay, "weight_decay")
-    c = _nonnegative(contractive, "contractive")
+    gamma = as_nonnegative(weight_decay, "weight_decay")
+    c = as_nonnegative(contractive, "contractive")
     tau2 = _as_noise(noise)
     if c and not gamma:
         raise ValueError("contractive > 0 with weight_decay = 0 has no minimiser: B -> 0 with A -> infinity drives the "
@@ -359,7 +349,7 @@ def sign_ridge_minimum(rate, weight_decay, *, noise=0.0) -> dict:
     r = as_rate(rate)
     if r > 1:
         raise ValueError(f"sign_ridge_minimum is derived for r <= 1 (orthonormal rows), got rate {r!r}")
-    gamma = _nonnegative(weight_decay, "weight_decay")
+    gamma = as_nonnegative(weight_decay, "weight_decay")
     q = (2 * r / np.pi) / (1 + _as_noise(noise))
     return {"objective": float(1 - q / (1 + gamma)), "risk": float(1 - q * (1 + 2 * gamma) / (1 + gamma) ** 2),
             "decoder_norm2": float(q / (1 + gamma) ** 2)}
@@ -421,7 +411,7 @@ def orthogonal_frame_minimum(activation, rate, *, weight_decay=0.0, l1=0.0, cont
     r = as_rate(rate)
     if r > 1:
         raise ValueError(f"orthogonal_frame_minimum needs r <= 1 (orthogonal rows), got rate {r!r}")
-    gamma, lam1, lamc = (_nonnegative(v, k) for v, k in ((weight_decay, "weight_decay"), (l1, "l1"),
+    gamma, lam1, lamc = (as_nonnegative(v, k) for v, k in ((weight_decay, "weight_decay"), (l1, "l1"),
                                                           (contractive, "contractive")))
     tau2 = _as_noise(noise)
     if act.name == "sign" and (lam1 or lamc):
@@ -564,7 +554,7 @@ def relu_simplex_minimum(d, n, *, weight_decay=0.0, l1=0.0, contractive=0.0, noi
     if not 2 <= n <= d + 1:
         raise ValueError(f"relu_simplex_minimum needs 2 <= n <= d + 1 (a simplex of n rows in d dimensions), got "
                          f"d = {d}, n = {n}")
-    gamma, lam1, c = (_nonnegative(v, k) for v, k in ((weight_decay, "weight_decay"), (l1, "l1"),
+    gamma, lam1, c = (as_nonnegative(v, k) for v, k in ((weight_decay, "weight_decay"), (l1, "l1"),
                                                        (contractive, "contractive")))
     tau2 = _as_noise(noise)
     rho = -1.0 / (n - 1)

@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-from .._validation import as_covariance, as_matrix
+from .._validation import as_covariance, as_matrix, as_nonnegative
 from ..activations import Sign, get_activation
 from ._jax_linalg import psd_solve, sandwich
 from .sign_risk import sign_risk
@@ -116,13 +116,7 @@ def _check_inputs(B, A, activation, cov):
 
 def _as_noise(noise) -> float:
     """The input-noise variance tau^2 as a float >= 0, or ValueError."""
-    try:
-        value = float(noise)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"noise (input-noise variance tau^2) must be a finite number >= 0, got {noise!r}")
-    return value
+    return as_nonnegative(noise, "noise (input-noise variance tau^2)")
 
 
 def _solve_psd(M, rhs):
