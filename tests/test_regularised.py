@@ -102,9 +102,24 @@ def test_sign_denoising_allocation_with_a_spectrum(rate, tau2):
         1 - (2 * rate / np.pi) / (1 + tau2), abs=1e-12)
 
 
+@pytest.mark.parametrize("activation", ["erf", "tanh"])
+def test_denoising_minimum_of_odd_smooth_codes_is_the_linear_infimum(activation):
+    """Statement (proved, theory/regularised.md "Denoising minima of erf and tanh"): for erf and tanh the denoising
+    infimum is the reduced-rank Wiener value (tr S - sum_{k<=n} l_k^2/(l_k + tau^2 v))/tr S, approached from above
+    by B = c (top-n eigen-rows) as c -> 0."""
+    lam = np.array([3.0, 2.0, 1.5, 1.0, 0.6, 0.4, 0.3, 0.2])
+    tau2, n = 0.5, 2
+    value = denoising_min_risk(n / 8, tau2, activation=activation, spectrum=lam)
+    wiener = (lam.sum() - np.sum(lam[:n] ** 2 / (lam[:n] + tau2 * lam.mean()))) / lam.sum()
+    assert value == pytest.approx(wiener, rel=1e-12)
+    rows = np.eye(8)[:n]
+    risks = [population_risk(c * rows, activation=activation, cov=np.diag(lam), noise=tau2 * lam.mean())
+             for c in (0.1, 0.03)]
+    assert value < risks[1] < risks[0] and risks[1] - value < 1e-4
+    assert denoising_min_risk(0.5, 1.0, activation=activation) == pytest.approx(1 - 0.5 / 2, abs=1e-12)
+
+
 def test_denoising_minimum_is_refused_where_not_derived():
-    with pytest.raises(ValueError, match="derived for homogeneous codes"):
-        denoising_min_risk(0.5, 0.25, activation="erf")
     with pytest.raises(ValueError, match="with a spectrum"):
         denoising_min_risk(0.5, 0.25, activation="relu", spectrum=[2.0, 1.0, 0.5])
 

@@ -155,7 +155,8 @@ def _run_gaussian(config, progress):
 
 
 def _denoising_prediction(config, spectrum, record) -> dict:
-    """``predicted_risk_denoising`` (where derived: sign isotropic, linear) and its relative gap."""
+    """``predicted_risk_denoising`` (where derived: sign, relu isotropic, linear; erf and tanh: the infimum) and its
+    relative gap."""
     from .theory.regularised import denoising_min_risk
 
     if spectrum is not None and np.ndim(spectrum) == 2:

@@ -31,8 +31,12 @@ diagonal D = lambda^2 / (lambda + tau^2 v): the noiseless allocation problem wit
 (isotropic: 1 - (2r/pi) / (1 + tau^2) again). It inherits the allocation's accuracy (optimistic with a
 dominant eigenvalue: theory/limits.md, theory/spiked.md).
 
-Not derived: relu with a non-isotropic spectrum (its mean term). erf and tanh: the linear (Wiener) value
-is their infimum, not attained (:func:`denoising_lower_bound`).
+**erf and tanh (proved; an infimum, not a minimum).** The linear (Wiener) value above is a lower bound for
+every code (:func:`denoising_lower_bound`) and, since sigma(c z)/c -> sigma'(0) z as c -> 0, the infimum for
+erf and tanh; it is not attained (gradient descent creeps toward B -> 0), and :func:`denoising_min_risk`
+returns it.
+
+Not derived: relu with a non-isotropic spectrum (its mean term).
 
 **Penalised minimisers (theory/regularised.md, "The minimiser's structure under the penalties").**
 :func:`linear_weight_decay_minimum` and :func:`linear_weight_decay_tradeoff` (linear code, weight decay and the
@@ -61,8 +65,8 @@ def denoising_min_risk(rate, noise, *, activation="sign", spectrum=None):
         r = n/d > 0.
     noise : float
         tau^2 >= 0, relative to the mean eigenvalue of the source.
-    activation : {"sign", "relu", "linear"}, optional
-        The code (default sign).
+    activation : {"sign", "relu", "linear", "erf", "tanh"}, optional
+        The code (default sign). For erf and tanh the value is the infimum (the linear value; not attained).
     spectrum : array_like, optional
         Eigenvalues of Sigma (d of them; sign and linear; None: isotropic).
 
@@ -74,7 +78,7 @@ def denoising_min_risk(rate, noise, *, activation="sign", spectrum=None):
     Raises
     ------
     ValueError
-        An invalid rate, noise or spectrum; relu with a spectrum, erf, tanh (not derived).
+        An invalid rate, noise or spectrum; relu with a spectrum (not derived); another activation.
 
     Examples
     --------
@@ -94,10 +98,12 @@ def denoising_min_risk(rate, noise, *, activation="sign", spectrum=None):
         weights = lam**2 / (lam + noise * lam.mean())
         best = np.asarray(min_risk(rates, spectrum=weights), dtype=np.float64)
         return _maybe_scalar(1.0 - weights.sum() * (1.0 - best) / lam.sum(), rate)
+    if act.name in ("erf", "tanh"):  # the infimum, not attained: the linear value, approached as B -> 0
+        return denoising_lower_bound(rate, noise, spectrum=spectrum)
     if act.name != "linear":
-        raise ValueError(f"the denoising minimum is derived for homogeneous codes (sign, relu, linear) on the "
-                         f"isotropic source, and for sign and linear codes with a spectrum; got {act.name!r}"
-                         f"{' with a spectrum' if spectrum is not None else ''}")
+        raise ValueError(f"the denoising minimum is derived for sign, relu and linear codes on the isotropic "
+                         f"source, for sign and linear codes with a spectrum, and (as an infimum) for erf and "
+                         f"tanh; got {act.name!r}{' with a spectrum' if spectrum is not None else ''}")
     lam = np.sort(as_spectrum(spectrum))[::-1]
     v = lam.mean()
     gain = np.concatenate([[0.0], np.cumsum(lam**2 / (lam + noise * v))])
