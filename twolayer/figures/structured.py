@@ -113,7 +113,9 @@ def sparse_decoders(out: Path, *, quick: bool = False, workers=None, progress=Fa
     Bernoulli-Gaussian data (``simulations/sparse-decoders[.quick].toml``). Lines, in the limit:
     the Gaussian value (a linear decoder, the ICML 2024 theorem), the denoiser prediction
     mmse(R_G / (1 - R_G)), GLM-VAMP's state evolution after L passes and at its fixed point (the
-    Bayes benchmark of the Gaussian-optimal encoder; :mod:`twolayer.theory.amp`). Markers, on
+    Bayes benchmark of the Gaussian-optimal encoder; :mod:`twolayer.theory.amp`). Dotted, at the
+    runs' d: the linear and denoiser risks of the finite-d channel, where the code does not see
+    the norm of x (:func:`twolayer.theory.priors.finite_d_channel`). Markers, on
     the encoder each run learned and the same test draws: the linear decoder (best linear for
     the learned encoder), the law's denoiser after it, the unrolled decoder amp:L (trained) and
     GLM-VAMP run to its fixed point (``risk_bayes`` of the same runs).
@@ -143,7 +145,7 @@ def sparse_decoders(out: Path, *, quick: bool = False, workers=None, progress=Fa
     from ..config import decoder_layers
     from ..theory import min_risk
     from ..theory.amp import bayes_risk, state_evolution
-    from ..theory.priors import Law, denoiser_risk
+    from ..theory.priors import Law, denoiser_risk, finite_d_channel
 
     rows = run_spec("sparse-decoders", out, quick=quick, workers=workers, progress=progress)
     amp_rows = _by_sparsity([r for r in rows if r["decoder"].startswith("amp:")])
@@ -155,12 +157,17 @@ def sparse_decoders(out: Path, *, quick: bool = False, workers=None, progress=Fa
     denoiser = [denoiser_risk(law, gaussian) for law in laws]
     passes = [float(state_evolution(law, rate, passes=layers, tol=0.0).risk[layers]) for law in laws]
     bayes = [float(bayes_risk(law, rate)) for law in laws]
+    # at the runs' d: the 1-bit code does not see the norm (theory/structured.md, "The channel at finite d")
+    grid_d = np.geomspace(min(amp_rows), 1.0, 16)
+    at_d = [finite_d_channel(Law("bernoulli-gaussian", float(p)), d, gaussian) for p in grid_d]
 
     fig, ax = figure((6.4, 4.6))
     ax.axhline(gaussian, color="C0", lw=1.6, label="linear decoder: Gaussian value (theorem)")
     ax.plot(grid, denoiser, "-", color="C1", lw=1.6, label="+ MMSE denoiser (effective channel)")
     ax.plot(grid, passes, "-", color="C2", lw=1.6, label=f"GLM-VAMP, {layers} passes (state evolution)")
     ax.plot(grid, bayes, "--", color="k", lw=1.6, label="Bayes benchmark (state-evolution fixed point)")
+    ax.plot(grid_d, [c["risk_linear"] for c in at_d], ":", color="C0", lw=1.4, label=f"linear decoder at d = {d} (norm unseen)")
+    ax.plot(grid_d, [c["risk_denoiser"] for c in at_d], ":", color="C1", lw=1.4, label=f"+ denoiser at d = {d} (norm unseen)")
     ps = list(amp_rows)
     mean = lambda groups, key: [float(np.mean([r[key] for r in groups[p]])) for p in groups]
     ax.plot(ps, mean(amp_rows, "risk_linear_refit"), "o", color="C0", ms=6, label="runs: best linear decoder")
@@ -175,6 +182,8 @@ def sparse_decoders(out: Path, *, quick: bool = False, workers=None, progress=Fa
 
     table = [{"series": "theory", "P": float(p), "gaussian": gaussian, "denoiser": a, f"amp{layers}": b, "bayes": c}
              for p, a, b, c in zip(grid, denoiser, passes, bayes)]
+    table += [{"series": "theory at d", "P": float(p), "d": d, "linear_finite_d": c["risk_linear"],
+               "denoiser_finite_d": c["risk_denoiser"]} for p, c in zip(grid_d, at_d)]
     table += [{"series": "runs", "P": p, "d": d, "linear_refit": a, "denoiser": b, f"amp{layers}": c, "bayes": v}
               for p, a, b, c, v in zip(ps, mean(amp_rows, "risk_linear_refit"), mean(amp_rows, "risk_denoiser"),
                                        mean(amp_rows, "risk_amp"), mean(amp_rows, "risk_bayes"))]
