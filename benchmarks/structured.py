@@ -32,21 +32,29 @@ import time
 import numpy as np
 
 
-def gaussian_optimal_encoder_excess(ds, rates, ps, draws=300):
-    from twolayer.theory import min_risk, minimizer
+def bernoulli_gaussian_cells(ps, rates, ds):
+    """(P, law, r, Gaussian value R_G(r), d) over the grid, in the order P, r, d."""
+    from twolayer.theory import min_risk
     from twolayer.theory.priors import Law
-    from twolayer.theory.structured import structured_risk
 
-    rows = []
     for p in ps:
         law = Law("bernoulli-gaussian", p)
         for r in rates:
+            g = float(min_risk(r))
             for d in ds:
-                A, B = minimizer(d, int(round(r * d)), seed=d)
-                est = structured_risk(B, A, law, draws=draws, seed=d + 1)
-                g = float(min_risk(r))
-                rows.append({"P": p, "rate": r, "d": d, "risk": est.value, "stderr": est.stderr, "gaussian": g,
-                             "excess": est.value / g - 1})
+                yield p, law, r, g, d
+
+
+def gaussian_optimal_encoder_excess(ds, rates, ps, draws=300):
+    from twolayer.theory import minimizer
+    from twolayer.theory.structured import structured_risk
+
+    rows = []
+    for p, law, r, g, d in bernoulli_gaussian_cells(ps, rates, ds):
+        A, B = minimizer(d, int(round(r * d)), seed=d)
+        est = structured_risk(B, A, law, draws=draws, seed=d + 1)
+        rows.append({"P": p, "rate": r, "d": d, "risk": est.value, "stderr": est.stderr, "gaussian": g,
+                     "excess": est.value / g - 1})
     return rows
 
 
@@ -157,35 +165,31 @@ def finite_d_channel_table(ds, rates, ps, count=8000, seed=0, save=None):
     The tight frames of r > 1 take minutes from d = 1024 on (``equal_norm_frame``)."""
     from twolayer.activations import get_activation
     from twolayer.structured_run import score_decoders
-    from twolayer.theory import min_risk, minimizer
-    from twolayer.theory.priors import Law, effective_noise, finite_d_channel
+    from twolayer.theory import minimizer
+    from twolayer.theory.priors import effective_noise, finite_d_channel
 
     act = get_activation("sign")
     rows = []
-    for p in ps:
-        law = Law("bernoulli-gaussian", p)
-        for r in rates:
-            g = float(min_risk(r))
-            for d in ds:
-                start = time.perf_counter()
-                A, B = minimizer(d, int(round(r * d)), seed=seed)
-                ch, scored = score_decoders(law, B, A, None, act, count, seed)
-                model = finite_d_channel(law, d, g)
-                den, den_se = scored["denoiser"]
-                row = {"P": p, "rate": r, "d": d, "linear": scored["linear"][0], "linear_finite_d": model["risk_linear"],
-                       "sigma2": ch["sigma2"], "sigma2_asymptotic": effective_noise(g),
-                       "sigma2_finite_d": model["sigma2"], "denoiser": den, "denoiser_se": den_se,
-                       "denoiser_asymptotic": law.mmse(effective_noise(g)), "denoiser_finite_d": model["risk_denoiser"],
-                       "seconds": time.perf_counter() - start}
-                rows.append(row)
-                if save:
-                    save(rows)
-                print(f"  P = {p}, r = {r}, d = {d:>5}: sigma2 {row['sigma2']:.4f} (asymptotic "
-                      f"{100 * (row['sigma2'] / row['sigma2_asymptotic'] - 1):+.2f}%, finite-d "
-                      f"{100 * (row['sigma2'] / row['sigma2_finite_d'] - 1):+.2f}%); denoiser {den:.4f} +- {den_se:.4f} "
-                      f"(asymptotic {100 * (den / row['denoiser_asymptotic'] - 1):+.2f}%, finite-d "
-                      f"{100 * (den / row['denoiser_finite_d'] - 1):+.2f}%); linear {row['linear']:.4f} (finite-d "
-                      f"{100 * (row['linear'] / row['linear_finite_d'] - 1):+.2f}%)  {row['seconds']:.0f} s", flush=True)
+    for p, law, r, g, d in bernoulli_gaussian_cells(ps, rates, ds):
+        start = time.perf_counter()
+        A, B = minimizer(d, int(round(r * d)), seed=seed)
+        ch, scored = score_decoders(law, B, A, None, act, count, seed)
+        model = finite_d_channel(law, d, g)
+        den, den_se = scored["denoiser"]
+        row = {"P": p, "rate": r, "d": d, "linear": scored["linear"][0], "linear_finite_d": model["risk_linear"],
+               "sigma2": ch["sigma2"], "sigma2_asymptotic": effective_noise(g),
+               "sigma2_finite_d": model["sigma2"], "denoiser": den, "denoiser_se": den_se,
+               "denoiser_asymptotic": law.mmse(effective_noise(g)), "denoiser_finite_d": model["risk_denoiser"],
+               "seconds": time.perf_counter() - start}
+        rows.append(row)
+        if save:
+            save(rows)
+        print(f"  P = {p}, r = {r}, d = {d:>5}: sigma2 {row['sigma2']:.4f} (asymptotic "
+              f"{100 * (row['sigma2'] / row['sigma2_asymptotic'] - 1):+.2f}%, finite-d "
+              f"{100 * (row['sigma2'] / row['sigma2_finite_d'] - 1):+.2f}%); denoiser {den:.4f} +- {den_se:.4f} "
+              f"(asymptotic {100 * (den / row['denoiser_asymptotic'] - 1):+.2f}%, finite-d "
+              f"{100 * (den / row['denoiser_finite_d'] - 1):+.2f}%); linear {row['linear']:.4f} (finite-d "
+              f"{100 * (row['linear'] / row['linear_finite_d'] - 1):+.2f}%)  {row['seconds']:.0f} s", flush=True)
     return rows
 
 
@@ -197,28 +201,23 @@ def flat_frame_excess(ds, rates, ps, draws=300):
     m4 = mean_i sum_j b_ij^4, which sets the excess kurtosis kappa4 m4 of the projections b_i . x
     (kappa4 = 3/P - 3 for Bernoulli-Gaussian coordinates).
     """
-    from twolayer.theory import min_risk, minimizer, optimal_decoder
-    from twolayer.theory.priors import Law
+    from twolayer.theory import minimizer, optimal_decoder
     from twolayer.theory.structured import flat_frame, orthonormal_finite_d_risk, structured_risk
 
     rows = []
-    for p in ps:
-        law = Law("bernoulli-gaussian", p)
-        for r in rates:
-            g = float(min_risk(r))
-            for d in ds:
-                n = int(round(r * d))
-                for name, B in (("haar", minimizer(d, n, seed=d)[1]), ("flat", flat_frame(d, n, seed=d))):
-                    est = structured_risk(B, optimal_decoder(B), law, draws=draws, seed=d + 1)
-                    m4 = float(np.mean(np.sum(B**4, axis=1)))
-                    row = {"P": p, "rate": r, "d": d, "frame": name, "m4": m4, "kappa4_m4": (3 / p - 3) * m4,
-                           "risk": est.value, "stderr": est.stderr, "gaussian": g, "excess": est.value / g - 1,
-                           "excess_stderr": est.stderr / g, "first_order": orthonormal_finite_d_risk(B, law)}
-                    rows.append(row)
-                    print(f"  P = {p}, r = {r}, d = {d:>5}, {name:>4} rows: m4 = {m4:.5f}, kappa4 m4 = "
-                          f"{row['kappa4_m4']:.4f}; risk {est.value:.5f} +- {est.stderr:.5f}, excess "
-                          f"{100 * row['excess']:+.2f}% (+- {100 * row['excess_stderr']:.2f}), excess / (kappa4 m4) = "
-                          f"{row['excess'] / row['kappa4_m4']:.3f}; first-order prediction {row['first_order']:.5f}", flush=True)
+    for p, law, r, g, d in bernoulli_gaussian_cells(ps, rates, ds):
+        n = int(round(r * d))
+        for name, B in (("haar", minimizer(d, n, seed=d)[1]), ("flat", flat_frame(d, n, seed=d))):
+            est = structured_risk(B, optimal_decoder(B), law, draws=draws, seed=d + 1)
+            m4 = float(np.mean(np.sum(B**4, axis=1)))
+            row = {"P": p, "rate": r, "d": d, "frame": name, "m4": m4, "kappa4_m4": (3 / p - 3) * m4,
+                   "risk": est.value, "stderr": est.stderr, "gaussian": g, "excess": est.value / g - 1,
+                   "excess_stderr": est.stderr / g, "first_order": orthonormal_finite_d_risk(B, law)}
+            rows.append(row)
+            print(f"  P = {p}, r = {r}, d = {d:>5}, {name:>4} rows: m4 = {m4:.5f}, kappa4 m4 = "
+                  f"{row['kappa4_m4']:.4f}; risk {est.value:.5f} +- {est.stderr:.5f}, excess "
+                  f"{100 * row['excess']:+.2f}% (+- {100 * row['excess_stderr']:.2f}), excess / (kappa4 m4) = "
+                  f"{row['excess'] / row['kappa4_m4']:.3f}; first-order prediction {row['first_order']:.5f}", flush=True)
     return rows
 
 
