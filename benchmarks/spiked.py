@@ -60,6 +60,14 @@ def load(spec: str) -> np.ndarray:
     return load_spectrum(spec, SPECTRA[spec])[1]
 
 
+def stored_rows(path: str) -> dict:
+    """Rows of a results json keyed by (spectrum, rate); {} when the file does not exist."""
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as fh:
+        return {(r["spectrum"], r["rate"]): r for r in json.load(fh).get("rows", [])}
+
+
 def _lbfgs(sigma: np.ndarray, B0: np.ndarray, maxiter: int) -> dict:
     import jax
     import jax.numpy as jnp
@@ -137,14 +145,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     from twolayer.config import code_size
 
-    old = {}
-    if os.path.isfile(args.json):
-        with open(args.json) as fh:
-            old = {(r["spectrum"], r["rate"]): r for r in json.load(fh).get("rows", [])}
-    multistart = {}
-    if args.reuse and os.path.isfile(MULTISTART_JSON):
-        with open(MULTISTART_JSON) as fh:
-            multistart = {(r["spectrum"], r["rate"]): r for r in json.load(fh)["rows"]}
+    old = stored_rows(args.json)
+    multistart = stored_rows(MULTISTART_JSON) if args.reuse else {}
     rows = []
     print(f"{'spectrum':<13}{'r':>5}{'d':>5}{'n':>5}{'sigma1/tr':>10}{'old':>10}{'new':>10}{'reference':>11}"
           f"{'old err':>9}{'new err':>9}{'conv(last 20%)':>16}")

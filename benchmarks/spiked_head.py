@@ -29,7 +29,6 @@ stored references (results-spiked.json, results-spiked-multistart.json). Nothing
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -39,7 +38,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from spiked import DEFAULT_JSON, MULTISTART_JSON, RATES, SPECTRA, load  # noqa: E402
+from spiked import DEFAULT_JSON, MULTISTART_JSON, RATES, SPECTRA, load, stored_rows  # noqa: E402
 
 
 def _tail_waterfill(sigma_t: np.ndarray, n_a: int):
@@ -128,13 +127,9 @@ def model_risk(sigma: np.ndarray, n: int, n_b: int, head: int, *, starts: int = 
 
 def references() -> dict:
     """The lower stored reference optimum per (spectrum, rate)."""
-    refs = {}
-    for path, key in ((DEFAULT_JSON, lambda r: r["reference"]["risk"]), (MULTISTART_JSON, lambda r: r["risk"])):
-        if os.path.isfile(path):
-            with open(path) as fh:
-                for row in json.load(fh)["rows"]:
-                    k = (row["spectrum"], row["rate"])
-                    refs[k] = min(refs.get(k, np.inf), key(row))
+    refs = {k: r["reference"]["risk"] for k, r in stored_rows(DEFAULT_JSON).items()}
+    for k, r in stored_rows(MULTISTART_JSON).items():
+        refs[k] = min(refs.get(k, np.inf), r["risk"])
     return refs
 
 

@@ -34,7 +34,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from spiked import RATES, SPECTRA, load  # noqa: E402
+from spiked import DEFAULT_JSON, RATES, SPECTRA, load, stored_rows  # noqa: E402
 
 ORDER = ("powerlaw:2", "patches:16", "patches:8", "powerlaw:1.5", "powerlaw:1")
 
@@ -138,11 +138,7 @@ def main(argv=None) -> None:
     jax.config.update("jax_enable_x64", True)  # this script only
     from twolayer.config import code_size
 
-    stored = {}
-    spiked_json = os.path.join(HERE, "results-spiked.json")
-    if os.path.isfile(spiked_json):
-        with open(spiked_json) as fh:
-            stored = {(r["spectrum"], r["rate"]): r for r in json.load(fh)["rows"]}
+    stored = stored_rows(DEFAULT_JSON)
     rows, encoders = [], {}
     print(f"backend {jax.default_backend()}; {args.starts} starts per cell")
     print(f"{'spectrum':<13}{'r':>5}{'n':>5}{'stored ref':>12}{'multistart':>12}{'change':>9}{'best start':>18}"
