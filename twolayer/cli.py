@@ -112,7 +112,7 @@ _positive_int = _int_at_least(1)
 
 # ----------------------------------------------------------------------------- theory
 def theory_records(rates, activation: str, spectrum=None, kappa: float | None = None, law=None,
-                   decoder: str | None = None) -> list[dict]:
+                   decoder: str | None = None, orbits: int = 0, d: int | None = None) -> list[dict]:
     """The records printed by ``twolayer theory`` (one per rate).
 
     With ``kappa`` (a data set's scale-mixture coefficient) each record also carries the
@@ -120,7 +120,10 @@ def theory_records(rates, activation: str, spectrum=None, kappa: float | None = 
     (a structured source) it carries ``predicted_risk`` of the ``decoder``: the Gaussian value
     for the linear decoder, the law's mmse at sigma^2 = R / (1 - R) for the denoisers, the state
     evolution of GLM-VAMP after L passes for ``amp:L`` and at its fixed point (the Bayes benchmark of
-    the Gaussian-optimal encoder) for ``bayes`` (:mod:`twolayer.theory.amp`; sign codes only).
+    the Gaussian-optimal encoder) for ``bayes`` (:mod:`twolayer.theory.amp`; sign codes only). With
+    ``orbits`` > 0 (sign codes) each record carries ``orbit_risk``, the exact risk of the best
+    sign-flip orbit encoder found at n = round(r d) (:func:`twolayer.theory.orbits.orbit_min_risk`;
+    the isotropic source needs ``d``).
 
     Parameters
     ----------
@@ -137,6 +140,10 @@ def theory_records(rates, activation: str, spectrum=None, kappa: float | None = 
     decoder : str, optional
         With ``law``: "linear" gives the Gaussian value, "bayes" the Bayes benchmark, "amp:L" the state
         evolution after L passes; any other value, None included, the denoiser's.
+    orbits : int, optional
+        Sign codes: also ``orbit_risk`` with at least this many orbits (default 0: not computed).
+    d : int, optional
+        The dimension of the isotropic source, for ``orbit_risk`` (a spectrum brings its own).
 
     Returns
     -------
@@ -150,7 +157,8 @@ def theory_records(rates, activation: str, spectrum=None, kappa: float | None = 
     Raises
     ------
     ValueError
-        A rate that is not finite and > 0, an invalid spectrum or activation, or a kappa outside (0, 1].
+        A rate that is not finite and > 0, an invalid spectrum or activation, a kappa outside (0, 1], or
+        ``orbits`` on the isotropic source without ``d``.
 
     References
     ----------
@@ -174,6 +182,12 @@ def theory_records(rates, activation: str, spectrum=None, kappa: float | None = 
 
     status = theory.prediction_status(activation, spectrum)
     one_bit_codes = activation == "sign"  # only sign codes spend exactly r bits per dimension
+    orbit_spectrum = None
+    if orbits and one_bit_codes:
+        if spectrum is None and d is None:
+            raise ValueError("orbits needs the source's dimension: give d (--d) for the isotropic source, "
+                             "or a spectrum or data set")
+        orbit_spectrum = [1.0] * int(d) if spectrum is None else spectrum
     rates = [float(r) for r in rates]
     # all rates at once: the state evolution shares one mmse table per law over many rates
     benchmarks = bayes_risk(law, rates) if law is not None and one_bit_codes else [None] * len(rates)
@@ -193,6 +207,8 @@ def theory_records(rates, activation: str, spectrum=None, kappa: float | None = 
                 "status": status,
             }
         )
+        if orbit_spectrum is not None:
+            records[-1]["orbit_risk"] = float(theory.orbit_min_risk(r, orbit_spectrum, orbits=orbits))
         if kappa is not None:
             records[-1]["kappa"] = kappa
             records[-1]["predicted_risk_mixture"] = float(mixture_risk(best, kappa))
@@ -213,7 +229,7 @@ def theory_records(rates, activation: str, spectrum=None, kappa: float | None = 
 
 #: the run options ``twolayer theory`` takes from the option table (``--rate`` takes several rates).
 THEORY_OPTIONS = ("rate", "d", "data", "spectrum", "activation", "decoder", "remove_item_mean", "contrast_normalize",
-                  "whiten", "test_fraction", "max_items", "seed")
+                  "whiten", "test_fraction", "max_items", "seed", "orbits")
 DEFAULT_THEORY_RATES = [0.25, 0.5, 1.0, 2.0]
 
 
@@ -276,7 +292,8 @@ def _cmd_theory(args) -> int:
 
     source, spectrum, kappa, info, cfg = _theory_source(args)
     law = parse_source(cfg.data)[0] if cfg.source_kind == "structured" else None
-    records = theory_records(args.rate, args.activation or "sign", spectrum, kappa, law, cfg.decoder)
+    records = theory_records(args.rate, args.activation or "sign", spectrum, kappa, law, cfg.decoder,
+                             orbits=cfg.orbits or 0, d=cfg.d)
     if info is not None and "n_train" in info:
         _flag_few_samples(records, info["n_train"], spectrum.size)
     if args.json:
@@ -292,6 +309,9 @@ def _cmd_theory(args) -> int:
             [
                 ("rate", "rate r", ".4g"),
                 ("min_risk", "min risk", ".6f"),
+            ]
+            + ([("orbit_risk", "orbit encoder", ".6f")] if "orbit_risk" in records[0] else [])
+            + [
                 ("rate_distortion", "Shannon D(r)", ".6f"),
                 ("pca_risk", "PCA", ".6f"),
                 ("gap_db", "gap to Shannon (dB)", ".3f"),
@@ -307,6 +327,9 @@ def _cmd_theory(args) -> int:
         print("Bayes benchmark: the fixed point of GLM-VAMP's state evolution for the Gaussian-optimal encoder "
               "(derived; Bayes-optimal where the replica potential has one minimum; theory/amp.md).")
     print(f"min risk status: {records[0]['status']}  (theory/README.md says what each status means)")
+    if "orbit_risk" in records[0]:
+        print("orbit encoder: the exact risk of the best sign-flip orbit encoder found at n = round(r d), an "
+              "achievable upper bound on the optimum (theory/orbits.md)")
     _note_underflow(records)
     if records[0]["activation"] != "sign":
         print("Shannon's D(r) assumes r bits per dimension; only sign codes are 1 bit per neuron, so no gap is shown.")
@@ -341,8 +364,8 @@ def _warn_few_samples(records: list[dict], n_train: int, d: int) -> None:
 # ----------------------------------------------------------------------------- train
 #: what ``twolayer train`` prints (key, format) after the header line.
 GAUSSIAN_KEYS = [("final_risk", ".6f"), ("trained_network_risk", ".6f"), ("refitted_decoder_risk", ".6f"),
-                 ("predicted_risk", ".6f"), ("relative_gap", ".3%"),
-                 ("frame_spectrum_error", ".4f"), ("polar_alignment", ".4f"), ("decoder_distance", ".3g"),
+                 ("predicted_risk", ".6f"), ("relative_gap", ".3%"), ("predicted_risk_orbit", ".6f"),
+                 ("relative_gap_orbit", ".3%"), ("frame_spectrum_error", ".4f"), ("polar_alignment", ".4f"), ("decoder_distance", ".3g"),
                  ("final_risk_denoising", ".6f"), ("predicted_risk_denoising", ".6f"),
                  ("relative_gap_denoising", ".3%"), ("final_l1_penalty", ".6g"), ("final_contractive_penalty", ".6g"),
                  ("flow_time", ".4g"), ("curve_gap_map", ".2e"),
@@ -361,7 +384,8 @@ STRUCTURED_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("traine
 DATA_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("train_risk", ".6f"),
              ("trained_network_train_risk", ".6f"), ("refitted_decoder_risk", ".6f"), ("predicted_risk", ".6f"),
              ("kappa", ".4f"), ("predicted_risk_mixture", ".6f"), ("predicted_risk_spiked", ".6f"),
-             ("predicted_risk_spiked_mixture", ".6f"), ("risk_linear", ".6f"), ("risk_learned_denoiser", ".6f"),
+             ("predicted_risk_spiked_mixture", ".6f"), ("predicted_risk_orbit", ".6f"),
+             ("predicted_risk_orbit_mixture", ".6f"), ("risk_linear", ".6f"), ("risk_learned_denoiser", ".6f"),
              ("risk_prior_denoiser", ".6f"), ("risk_vamp", ".6f"), ("risk_amp_start", ".6f"), ("risk_amp", ".6f"),
              ("gaussian_twin_risk", ".6f"), ("theory_encoder_risk", ".6f"), ("theory_encoder_gmm_risk", ".6f"),
              ("theory_encoder_contrast_risk", ".6f"), ("theory_encoder_brightness_contrast_risk", ".6f"),

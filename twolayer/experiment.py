@@ -146,6 +146,8 @@ def _run_gaussian(config, progress):
         record.update(curve_record(result, config))
     if config.noise:
         record.update(_denoising_prediction(config, source.get("spectrum", source.get("cov")), record))
+    if config.orbits:
+        record.update(_orbit_prediction(config, source.get("spectrum", source.get("cov")), record))
     record["data"] = "gaussian"
     record["spectrum_name"] = config.spectrum or "isotropic"
     if config.record_spectrum:
@@ -170,6 +172,20 @@ def _denoising_prediction(config, spectrum, record) -> dict:
     return {"predicted_risk_denoising": predicted, "relative_gap_denoising": gap}
 
 
+def _orbit_prediction(config, spectrum, record) -> dict:
+    """``predicted_risk_orbit`` (the exact risk of the best sign-flip orbit encoder found for this covariance,
+    :func:`twolayer.theory.orbits.orbit_structure`, seed 0), its (P, k) and ``relative_gap_orbit``."""
+    from .theory.orbits import orbit_structure
+
+    if spectrum is None:
+        spectrum = np.ones(record["d"])
+    elif np.ndim(spectrum) == 2:
+        spectrum = np.linalg.eigvalsh(spectrum)
+    st = orbit_structure(record["n"] / record["d"], spectrum, orbits=config.orbits)
+    return {"predicted_risk_orbit": st["risk"], "orbit_shape": [st["P"], st["k"]],
+            "relative_gap_orbit": record["final_risk"] / st["risk"] - 1.0}
+
+
 def _run_data(config, progress):
     from .universality import _data_experiment
 
@@ -182,6 +198,7 @@ def _run_data(config, progress):
         schedule=config.schedule, init=config.init, controls=config.controls, progress=progress,
         dtype=config.dtype, record_spectrum=config.record_spectrum, decoder=config.decoder,
         decoder_steps=config.decoder_steps, decoder_basis=config.decoder_basis, gmm_optimum=config.gmm_optimum,
+        orbits=config.orbits or 0,
     )
 
 

@@ -26,6 +26,10 @@ trace d), it measures
 * ``predicted_risk_spiked`` (sign only): :func:`twolayer.theory.spiked.spiked_min_risk`, the
   Gaussian prediction with the top eigen-direction's arcsin kernel kept exact (theory/spiked.md),
   and ``predicted_risk_spiked_mixture`` = 1 - kappa (1 - predicted_risk_spiked);
+* ``predicted_risk_orbit`` and ``predicted_risk_orbit_mixture`` (sign, with ``orbits`` > 0; else
+  None): the exact Gaussian risk of the best sign-flip orbit encoder found for the training
+  covariance (:func:`twolayer.theory.orbits.orbit_min_risk`, theory/orbits.md) and its
+  scale-mixture correction; not among the suite's candidates for ``best_prediction``;
 
 diagnostics of how far the training rows are from a Gaussian with their covariance
 (:func:`data_diagnostics`): ``top_eigenvalue_fraction`` (lambda_1 / tr Sigma),
@@ -325,6 +329,7 @@ def data_experiment(
     decoder_steps: int | None = None,
     decoder_basis: str | None = None,
     gmm_optimum: bool = False,
+    orbits: int = 0,
 ) -> dict:
     r"""Train x_hat = A sigma(B x) on the data set ``data`` at rate r; held-out risk, Gaussian theory, controls.
 
@@ -393,6 +398,11 @@ def data_experiment(
         Basis of the nonlinear decoders (None: pca).
     gmm_optimum : bool, optional
         With the controls: record ``gmm_optimum_risk`` (module docstring; default False).
+    orbits : int, optional
+        Sign code: record ``predicted_risk_orbit``, the exact Gaussian risk of the best sign-flip orbit
+        encoder with at least this many orbits for the training covariance
+        (:func:`twolayer.theory.orbits.orbit_min_risk`), and ``predicted_risk_orbit_mixture``
+        = 1 - kappa (1 - predicted_risk_orbit); 0 (default): not computed (None).
 
     Returns
     -------
@@ -413,13 +423,14 @@ def data_experiment(
 def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, remove_item_mean, contrast_normalize,
                      whiten, test_fraction, max_items, batch_size, lr, optimizer, schedule, init, controls, progress,
                      dtype, d, record_spectrum, decoder="linear", decoder_steps=None, decoder_basis=None,
-                     gmm_optimum=False):
+                     gmm_optimum=False, orbits=0):
     """:func:`data_experiment`, returning ``(record, TrainResult of the sample-trained encoder)``."""
     from .config import code_size
     from .data import prepare
     from .data.specs import parse_spec
     from .simulations import train
     from .theory import min_risk, optimal_decoder, population_risk
+    from .theory.orbits import orbit_min_risk
     from .theory.scale_mixture import estimate_kappa, mixture_risk
     from .theory.spiked import spiked_min_risk
 
@@ -454,6 +465,8 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
     mixture = mixture_risk(predicted, kappa) if act.name == "sign" else (predicted if act.name in ("relu", "linear") else None)
     # the top eigen-direction's arcsin kernel kept exact (theory/spiked.md), and its scale-mixture correction
     spiked = spiked_min_risk(rate, split.spectrum) if act.name == "sign" else None
+    # the exact risk of the best sign-flip orbit encoder for the training covariance (theory/orbits.md)
+    orbit = orbit_min_risk(n / d, split.spectrum, orbits=orbits) if orbits and act.name == "sign" else None
     diagnostics = data_diagnostics(Xtr, split.cov)
     seconds["seconds_theory"] = time.perf_counter() - t0
 
@@ -489,6 +502,8 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
         "predicted_risk_mixture": mixture,
         "predicted_risk_spiked": spiked,
         "predicted_risk_spiked_mixture": None if spiked is None else mixture_risk(spiked, kappa),
+        "predicted_risk_orbit": orbit,
+        "predicted_risk_orbit_mixture": None if orbit is None else mixture_risk(orbit, kappa),
         **diagnostics, "samples_per_dimension": n_train / d,
         # the sample-trained encoder under the Gaussian formula (same second moments as the data)
         "gaussian_risk_of_trained_encoder": population_risk(real.B, activation=act, cov=split.cov),

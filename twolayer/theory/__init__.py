@@ -16,6 +16,7 @@ from .limits import (
     prediction_status,
 )
 from .minimizers import equal_norm_frame, minimizer, orthonormal_rows, tight_frame
+from .orbits import orbit_min_risk, orbit_structure
 from .risk import (
     code_moments,
     optimal_decoder,
@@ -40,6 +41,8 @@ __all__ = [
     "optimal_decoder",
     "optimal_decoder_jax",
     "optimal_decoder_risk_jax",
+    "orbit_min_risk",
+    "orbit_structure",
     "orthonormal_rows",
     "pca_risk",
     "population_risk",
