@@ -92,12 +92,17 @@ def _runner(sigma: np.ndarray, chunk: int):
     return init, advance
 
 
-def cell(sigma: np.ndarray, n: int, count: int, seconds: float, chunk: int, max_steps: int) -> dict:
+def cell(sigma: np.ndarray, n: int, count: int, seconds: float, chunk: int, max_steps: int,
+         extra: dict | None = None) -> dict:
+    """Best of ``count`` starts after at most ``seconds`` (``extra``: name -> whitened encoder, started first)."""
     import jax.numpy as jnp
 
     from twolayer.theory import population_risk
 
-    V0, names = _starts(sigma, n, count)
+    V0, names = _starts(sigma, n, count - len(extra or {}))
+    if extra:
+        V0 = np.concatenate([np.stack([np.asarray(v, dtype=np.float64) for v in extra.values()]), V0])
+        names = list(extra) + names
     init, advance = _runner(sigma, chunk)
     v = jnp.asarray(V0)
     state = init(v)

@@ -7,7 +7,8 @@ is found numerically (non-convex; L-BFGS from several random starts), so what is
 upper bound on the family's minimum too. Validated against converged multi-start minimisations of
 the exact population risk on raw image-patch spectra and power laws (theory/spiked.md): within
 0.43 % of them in all 20 cells at the default ``orbits=8`` and within 0.8 % in 7 held-out cells
-(larger d, steeper power laws, two spikes); the error grows with n (n = 512 is the largest measured).
+(larger d, steeper power laws, two spikes); the error grows with n: at n = d = 1024 (k^-2, r = 1)
+the default is at least 1.55 % above the optimum, 32 orbits at least 0.86 % (theory/orbits.md).
 
 Family. n = P 2^k neurons indexed by (g, p): g in the group Z_2^k, p = 1 ... P (the *orbits*).
 In whitened coordinates (unit rows; the sign code ignores row norms) and the source's eigenbasis
