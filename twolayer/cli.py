@@ -365,7 +365,8 @@ def _warn_few_samples(records: list[dict], n_train: int, d: int) -> None:
 #: what ``twolayer train`` prints (key, format) after the header line.
 GAUSSIAN_KEYS = [("final_risk", ".6f"), ("trained_network_risk", ".6f"), ("refitted_decoder_risk", ".6f"),
                  ("predicted_risk", ".6f"), ("relative_gap", ".3%"), ("predicted_risk_orbit", ".6f"),
-                 ("relative_gap_orbit", ".3%"), ("frame_spectrum_error", ".4f"), ("polar_alignment", ".4f"), ("decoder_distance", ".3g"),
+                 ("relative_gap_orbit", ".3%"), ("frame_spectrum_error", ".4f"), ("polar_alignment", ".4f"),
+                 ("decoder_distance", ".3g"),
                  ("final_risk_denoising", ".6f"), ("predicted_risk_denoising", ".6f"),
                  ("relative_gap_denoising", ".3%"), ("final_l1_penalty", ".6g"), ("final_contractive_penalty", ".6g"),
                  ("flow_time", ".4g"), ("curve_gap_map", ".2e"),

@@ -676,8 +676,9 @@ _OPTIONS = [
     Option("orbits", Integer(0), 0,
            "sign code: also predict with the exact risk of the best sign-flip orbit encoder with at least this many "
            "orbits for the source's covariance (predicted_risk_orbit: an achievable upper bound on the Gaussian "
-           "optimum, within 0.8 % of it on measured spiked spectra up to n = 512, at least 1.5 % above it at n = 1024, where predicted_risk is up to 57 % optimistic; "
-           "seconds to a minute per run; theory/orbits.md); 0: off", "output", applies="gaussian+data"),
+           "optimum, within 0.8 % of it on measured spiked spectra up to n = 512, at least 1.5 % above it at "
+           "n = 1024, where predicted_risk is up to 57 % optimistic; seconds to a minute per run; theory/orbits.md); "
+           "0: off", "output", applies="gaussian+data"),
     Option("record_spectrum", Boolean(), False, "list the source's eigenvalues in the record", "output"),
     Option("theory_curve", Boolean(), False,
            "record the learning curve beside its prediction, on the isotropic source with method population, sgd "
