@@ -263,11 +263,11 @@ def orbit_structure(rate, spectrum, *, orbits: int = 8, starts: int = 4, seed: i
         value = orbit_risk(A, S, sigma.sum()) if np.all(np.isfinite(A)) else math.inf
         risks.append(value)
         if best is None or value < best[0]:
-            best = (value, A, perm, bool(res.success))
-    value, A, perm, converged = best
+            best = (value, A, perm, S, bool(res.success))
+    value, A, perm, S, converged = best
     if not math.isfinite(value):
         raise FloatingPointError("every start of the orbit minimisation ended at a non-finite risk")
-    A = _normalised(A, _assigned_variances(sigma, P, k, perm), np)
+    A = _normalised(A, S, np)
     return {"risk": float(value), "n": n, "P": P, "k": k, "amplitudes": A, "perm": perm,
             "encoder": orbit_encoder(A, perm, sigma), "start_risks": risks, "converged": converged}
 
