@@ -390,12 +390,14 @@ DATA_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("train_risk",
              ("risk_prior_denoiser", ".6f"), ("risk_vamp", ".6f"), ("risk_amp_start", ".6f"), ("risk_amp", ".6f"),
              ("gaussian_twin_risk", ".6f"), ("theory_encoder_risk", ".6f"), ("theory_encoder_gmm_risk", ".6f"),
              ("theory_encoder_contrast_risk", ".6f"), ("theory_encoder_brightness_contrast_risk", ".6f"),
-             ("gmm_optimum_risk", ".6f"), ("steps", "d"), ("seconds", ".1f"), ("saved_params", "s")]
+             ("gmm_optimum_risk", ".6f"), ("gmm_optimum_heldout_risk", ".6f"), ("steps", "d"), ("seconds", ".1f"),
+             ("saved_params", "s")]
 #: what the risk lines of ``twolayer train`` measure, printed beside them.
 RISK_NOTES = {
     "trained_network_risk": "the network as trained, its own decoder",
     "trained_network_train_risk": "the network as trained, its own decoder, on the training rows",
     "refitted_decoder_risk": "its encoder with the refitted decoder",
+    "gmm_optimum_heldout_risk": "gmm_optimum_risk's encoder on the test rows, least-squares decoder",
 }
 
 
@@ -555,7 +557,7 @@ UNIVERSALITY_COLUMNS = [
     ("theory_encoder_brightness_contrast_risk", "bc-d", ".4f"), ("gmm_optimum_risk", "gmm-opt", ".4f"),
     ("best", "best", "s"), ("best_ratio", "held/best", ".3f"), ("best_prediction_at_n_train", "best@N", ".4f"),
     ("best_ratio_at_n_train", "held/best@N", ".3f"), ("gaussian_twin_risk", "twin", ".4f"),
-    ("theory_encoder_risk", "theory-enc", ".4f"), ("kappa", "kappa", ".3f"), ("top_eigenvalue_fraction", "top-eig", ".3f"),
+    ("theory_encoder_risk", "theory-enc", ".4f"), ("gmm_optimum_heldout_risk", "gmm-enc", ".4f"), ("kappa", "kappa", ".3f"), ("top_eigenvalue_fraction", "top-eig", ".3f"),
     ("projection_excess_kurtosis", "kurt", ".2f"), ("norm_spread_ratio", "spread", ".2f"), ("flag_text", "flags", "s"),
 ]
 
@@ -617,6 +619,7 @@ def _cmd_universality(args) -> int:
               "training size N, times (N - 1)/(N - n - 1), the least-squares decoder's out-of-sample excess "
               "(theory/finite_sample.md; '-' where the fit interpolates, n >= N - 1); twin: the same training on Gaussian data "
               "with the training covariance; theory-enc: the Gaussian-optimal encoder on the real test items; "
+              "gmm-enc: gmm-opt's encoder on the real test items (a code the model found, to compare with training); "
               "kurt: excess kurtosis of the principal projections (variance-weighted); spread: std/mean of |x|^2 "
               "over its Gaussian value.")
         print("flags: " + "; ".join(f"{flag}: {meaning}" for flag, meaning in FLAGS.items()))

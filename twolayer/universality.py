@@ -70,7 +70,11 @@ and two controls (``controls=True``) that separate the causes of a gap (theory/u
   (:func:`~twolayer.theory.gaussian_mixture.gaussian_mixture_optimum`; a local minimum). Clusters
   let a code do better than on the Gaussian with the same covariance (the digits;
   theory/universality.md, "Exploitable structure"). Only with ``gmm_optimum=True`` (and the
-  controls); None when n_train <= K (d + 1) or the code is not sign.
+  controls); None when n_train <= K (d + 1) or the code is not sign;
+* ``gmm_optimum_heldout_risk`` (``_stderr``) and ``gmm_optimum_train_risk``: that optimal encoder
+  on the data, with its least-squares decoder, like the trained encoder: a model-based code that
+  a user can compare with training (theory/universality.md, "The best code for a model of the
+  data": it beats the default training on the digits and on raw patches).
 
 Too few training items (:func:`few_samples_flags`: n_train < d, or n >= n_train / 2) are flagged in
 ``few_samples`` (the flags) and ``few_samples_warning`` (a sentence, None when there are enough), and
@@ -518,7 +522,8 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
         "theory_encoder_risk_gaussian_decoder": None, "theory_encoder_gaussian_risk": None,
         "theory_encoder_mixture_risk": None, "theory_encoder_gmm_risk": None, "gmm_components": None,
         "theory_encoder_contrast_risk": None, "contrast_bins": None, "theory_encoder_brightness_contrast_risk": None,
-        "gmm_optimum_risk": None, "gmm_means_components": None,
+        "gmm_optimum_risk": None, "gmm_means_components": None, "gmm_optimum_heldout_risk": None,
+        "gmm_optimum_heldout_risk_stderr": None, "gmm_optimum_train_risk": None,
     }
 
     final = record["final_risk"]
@@ -557,7 +562,11 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
         seconds["seconds_theory_encoder"] = time.perf_counter() - t0
         if gmm_optimum:
             t0 = time.perf_counter()
-            record["gmm_optimum_risk"], record["gmm_means_components"] = _gmm_optimum(pop.B, Xtr, act, seed)
+            record["gmm_optimum_risk"], record["gmm_means_components"], B_opt = _gmm_optimum(pop.B, Xtr, act, seed)
+            if B_opt is not None:  # the model's best code, measured on the data like the other encoders
+                opt = _scored(Xtr, Xte, B_opt, act)
+                record.update(gmm_optimum_heldout_risk=opt["test"], gmm_optimum_heldout_risk_stderr=opt["stderr"],
+                              gmm_optimum_train_risk=opt["train"])
             seconds["seconds_gmm_optimum"] = time.perf_counter() - t0
 
     record.update({k: float(v) for k, v in seconds.items()})
@@ -616,13 +625,17 @@ def _binned_risk(grouping, B, Xtr, Gtr, gauss, act):
 
 
 def _gmm_optimum(B, Xtr, act, seed):
-    """(best sign-code risk for a Gaussian mixture with means fitted to the training rows, K); Nones if it cannot be fitted."""
+    """(best sign-code risk for a Gaussian mixture with means fitted to the training rows, K, that code's encoder).
+
+    Nones if the mixture cannot be fitted.
+    """
     from .theory.gaussian_mixture import DATA_COMPONENTS, fit_gaussian_mixture_with_means, gaussian_mixture_optimum
 
     if act.name != "sign" or Xtr.shape[0] <= DATA_COMPONENTS * (Xtr.shape[1] + 1):
-        return None, None
+        return None, None, None
     mixture = fit_gaussian_mixture_with_means(Xtr, DATA_COMPONENTS, seed=seed)
-    return gaussian_mixture_optimum(B, *mixture, maxiter=GMM_OPTIMUM_ITERATIONS)[0], DATA_COMPONENTS
+    risk, B_opt = gaussian_mixture_optimum(B, *mixture, maxiter=GMM_OPTIMUM_ITERATIONS)
+    return risk, DATA_COMPONENTS, B_opt
 
 
 def _plain(value):
