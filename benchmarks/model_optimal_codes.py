@@ -46,9 +46,13 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results-mode
 
 def _models():
     """name -> (grouping: X -> (covariances, weights, means or None), least rows per dimension, excess measured)."""
-    from twolayer.theory.gaussian_mixture import (BRIGHTNESS_CONTRAST_BINS, DATA_COMPONENTS,
-                                                  brightness_contrast_mixture, contrast_binned_mixture,
-                                                  fit_gaussian_mixture_with_means)
+    from twolayer.theory.gaussian_mixture import (
+        BRIGHTNESS_CONTRAST_BINS,
+        DATA_COMPONENTS,
+        brightness_contrast_mixture,
+        contrast_binned_mixture,
+        fit_gaussian_mixture_with_means,
+    )
 
     def bins(X):
         return (*contrast_binned_mixture(X), None)
