@@ -1,0 +1,90 @@
+"""How far the default trainings stop from the best Gaussian sign code, on the data sets' spectra.
+
+    python benchmarks/training_gap.py                    # patches:8, patches:16, digits; raw and item mean removed
+    python benchmarks/training_gap.py --data patches:8 --rates 1 --remove-item-mean no --json /tmp/out.json
+
+No data enter except their training covariance Sigma (seed 0, the suite's split), so every number
+is an exact Gaussian risk R(B) for N(0, Sigma) (:func:`twolayer.theory.population_risk`), free of
+test noise. Per cell:
+
+* ``orbit``: the best sign-flip orbit encoder (:func:`twolayer.theory.orbits.orbit_min_risk`,
+  default 8 orbits): the exact risk of an explicit encoder, within 0.8 % of converged optima in
+  27 checked cells (theory/orbits.md), so an achievable reference;
+* ``population``: population GD on the exact risk, 2000 steps (the suite's theory encoder), and
+  20000 steps;
+* ``samples``: the suite's twin training, ``train(d, n, data=G, method="samples")`` on N Gaussian
+  rows G with covariance Sigma (N = the data set's training size), 2000 steps (the suite's) and
+  8000 steps; R(B) of the encoder it returns.
+
+Every number is measured in this run; nothing is asserted. Results: ``results-training-gap.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import warnings
+
+import numpy as np
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results-training-gap.json")
+
+
+def cell(data, rate, *, remove_item_mean=False, seed=0):
+    """Measure one cell (module docstring); returns a JSON-ready dict."""
+    from twolayer.config import code_size
+    from twolayer.data import prepare
+    from twolayer.simulations import train
+    from twolayer.theory import population_risk
+    from twolayer.theory.orbits import orbit_min_risk
+    from twolayer.universality import TWIN_STREAM, gaussian_rows
+
+    t0 = time.perf_counter()
+    _, split = prepare(data, seed=seed, remove_item_mean=remove_item_mean)
+    N, d = split.train.shape
+    n = code_size(rate, d)
+    G = gaussian_rows(split.cov, N, np.random.default_rng([seed, TWIN_STREAM]))
+    out = {"data": data, "remove_item_mean": remove_item_mean, "rate": rate, "d": d, "n": n, "n_train": N,
+           "top_eigenvalue_fraction": float(split.spectrum.max() / split.spectrum.sum()),
+           "orbit": float(orbit_min_risk(n / d, split.spectrum))}
+    for steps in (2000, 20000):
+        B = train(d, n, method="population", cov=split.cov, steps=steps, seed=seed).B
+        out[f"population_{steps}"] = population_risk(B, cov=split.cov)
+    for steps in (2000, 8000):
+        B = train(d, n, data=G, method="samples", steps=steps, seed=seed, parametrization="untied").B
+        out[f"samples_{steps}"] = population_risk(B, cov=split.cov)
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+COLUMNS = ("population_2000", "population_20000", "samples_2000", "samples_8000")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", nargs="+", default=["patches:8", "patches:16", "digits"])
+    parser.add_argument("--rates", nargs="+", type=float, default=[0.1, 0.25, 0.5, 1.0])
+    parser.add_argument("--remove-item-mean", choices=["no", "yes", "both"], default="both")
+    parser.add_argument("--json", default=RESULTS)
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    print(f"{'data':>10} {'mean':>7} {'r':>5} {'n':>4} {'top-eig':>7} {'orbit':>7} | "
+          + " ".join(f"{c:>16}" for c in COLUMNS) + "   (R and R / orbit - 1)")
+    rows = []
+    for data in args.data:
+        for mean in {"no": [False], "yes": [True], "both": [False, True]}[args.remove_item_mean]:
+            for rate in args.rates:
+                r = cell(data, rate, remove_item_mean=mean)
+                rows.append(r)
+                print(f"{data:>10} {'removed' if mean else 'raw':>7} {rate:5.2f} {r['n']:4d} "
+                      f"{r['top_eigenvalue_fraction']:7.3f} {r['orbit']:7.4f} | "
+                      + " ".join(f"{r[c]:7.4f} {r[c] / r['orbit'] - 1:+7.1%}" for c in COLUMNS), flush=True)
+                with open(args.json, "w") as fh:
+                    json.dump({"rows": rows, "command": "python benchmarks/training_gap.py"}, fh, indent=1)
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
