@@ -69,13 +69,13 @@ MODELS = ("bc", "bins", "gmm")
 
 def cell(data, rate, *, remove_item_mean=False, models=("bc", "gmm"), steps=2000, seed=0, maxiter=500):
     """Measure one cell (module docstring); returns a JSON-ready dict (models without enough rows are left out)."""
+    from twolayer.activations import get_activation
     from twolayer.config import code_size
     from twolayer.data import prepare
     from twolayer.simulations import train
-    from twolayer.simulations.empirical import heldout_risk, least_squares_decoder
     from twolayer.theory import population_risk
     from twolayer.theory.gaussian_mixture import gaussian_mixture_optimum, gaussian_mixture_risk
-    from twolayer.universality import TWIN_STREAM, gaussian_rows
+    from twolayer.universality import TWIN_STREAM, _scored, gaussian_rows
 
     _, split = prepare(data, seed=seed, remove_item_mean=remove_item_mean)
     Xtr, Xte = split.train, split.test
@@ -86,8 +86,8 @@ def cell(data, rate, *, remove_item_mean=False, models=("bc", "gmm"), steps=2000
 
     def score(name, B, **extra):
         B = np.asarray(B, dtype=np.float64)
-        A = least_squares_decoder(Xtr, B)
-        out[name] = {"heldout": heldout_risk(Xte, B, A), "train": heldout_risk(Xtr, B, A),
+        scored = _scored(Xtr, Xte, B, get_activation("sign"))  # the suite's scoring: least squares on Xtr
+        out[name] = {"heldout": scored["test"], "train": scored["train"],
                      "gauss": population_risk(B, cov=split.cov), **extra}
         return B
 

@@ -43,10 +43,9 @@ def cell(data, rate, *, remove_item_mean=False, seed=0):
     from twolayer.config import code_size
     from twolayer.data import prepare
     from twolayer.simulations import train
-    from twolayer.simulations.empirical import heldout_risk, least_squares_decoder
     from twolayer.theory import population_risk
     from twolayer.theory.orbits import orbit_structure
-    from twolayer.universality import TWIN_STREAM, _brightness_contrast_risk, gaussian_rows
+    from twolayer.universality import TWIN_STREAM, _brightness_contrast_risk, _scored, gaussian_rows
 
     t0 = time.perf_counter()
     _, split = prepare(data, seed=seed, remove_item_mean=remove_item_mean)
@@ -68,10 +67,11 @@ def cell(data, rate, *, remove_item_mean=False, seed=0):
     for steps in (2000, 8000):
         B = train(d, n, data=G, method="samples", steps=steps, seed=seed, parametrization="untied").B
         out[f"samples_{steps}"] = population_risk(B, cov=split.cov)
+    sign = get_activation("sign")
     for name, B in encoders.items():
-        A = least_squares_decoder(split.train, B)
-        bc_d = _brightness_contrast_risk(B, split.train, G, population_risk(B, cov=split.cov), get_activation("sign"))
-        out[f"{name}_on_data"] = {"heldout": heldout_risk(split.test, B, A), "train": heldout_risk(split.train, B, A),
+        scored = _scored(split.train, split.test, B, sign)  # the suite's scoring: least squares on the training rows
+        bc_d = _brightness_contrast_risk(B, split.train, G, population_risk(B, cov=split.cov), sign)
+        out[f"{name}_on_data"] = {"heldout": scored["test"], "train": scored["train"],
                                   "bc_d": bc_d}  # the suite's bc-d at this encoder (None when N < 32 d)
     out["seconds"] = time.perf_counter() - t0
     return out

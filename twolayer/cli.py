@@ -557,7 +557,8 @@ UNIVERSALITY_COLUMNS = [
     ("theory_encoder_brightness_contrast_risk", "bc-d", ".4f"), ("gmm_optimum_risk", "gmm-opt", ".4f"),
     ("best", "best", "s"), ("best_ratio", "held/best", ".3f"), ("best_prediction_at_n_train", "best@N", ".4f"),
     ("best_ratio_at_n_train", "held/best@N", ".3f"), ("gaussian_twin_risk", "twin", ".4f"),
-    ("theory_encoder_risk", "theory-enc", ".4f"), ("gmm_optimum_heldout_risk", "gmm-enc", ".4f"), ("kappa", "kappa", ".3f"), ("top_eigenvalue_fraction", "top-eig", ".3f"),
+    ("theory_encoder_risk", "theory-enc", ".4f"), ("gmm_optimum_heldout_risk", "gmm-enc", ".4f"),
+    ("kappa", "kappa", ".3f"), ("top_eigenvalue_fraction", "top-eig", ".3f"),
     ("projection_excess_kurtosis", "kurt", ".2f"), ("norm_spread_ratio", "spread", ".2f"), ("flag_text", "flags", "s"),
 ]
 

@@ -292,7 +292,8 @@ ROW_FIELDS = (
     "predictions", "best_prediction", "best_prediction_name", "best_ratio",
     "least_squares_factor", "best_prediction_at_n_train", "best_ratio_at_n_train",
     "gaussian_twin_risk", "gaussian_twin_risk_stderr", "theory_encoder_risk", "theory_encoder_risk_stderr",
-    "gmm_optimum_heldout_risk", "gmm_optimum_heldout_risk_stderr", "kappa", "kappa_raw", "kappa_stderr", "top_eigenvalue_fraction", "projection_excess_kurtosis",
+    "gmm_optimum_heldout_risk", "gmm_optimum_heldout_risk_stderr",
+    "kappa", "kappa_raw", "kappa_stderr", "top_eigenvalue_fraction", "projection_excess_kurtosis",
     "projection_excess_kurtosis_top", "norm_spread", "norm_spread_gaussian", "norm_spread_ratio",
     "flags", "status", "error", "seconds", "run_key",
 )
