@@ -11,7 +11,9 @@ code can be on these data, and where the trained encoder sits. Per cell (seed 0,
 
 * ``trained``: ``train(d, n, data=X_train, method="samples", steps=2000, seed=0)``, the suite's
   encoder; ``trained@4x``: the same with 4 times the steps (does more training close the gap?);
-* ``theory``: population GD on the exact Gaussian risk of the training covariance (2000 steps);
+* ``theory``: plain population GD on the exact Gaussian risk of the training covariance (2000 steps;
+  the suite's theory encoder when the stored results were measured; the suite has used Adam since
+  2026-12-04, which converges on raw-patch spectra: theory/universality.md);
 * ``<model>-opt``: the best sign code for a Gaussian mixture built from the training rows, found
   by L-BFGS on the exact mixture risk from the theory encoder
   (:func:`~twolayer.theory.gaussian_mixture.gaussian_mixture_optimum`). ``model`` is the mixture
@@ -95,7 +97,7 @@ def cell(data, rate, *, remove_item_mean=False, models=("bc", "gmm"), steps=2000
     sample_options = dict(data=Xtr, method="samples", seed=seed, parametrization="untied")
     score("trained", train(d, n, steps=steps, **sample_options).B)
     score("trained@4x", train(d, n, steps=4 * steps, **sample_options).B)
-    theory = score("theory", train(d, n, method="population", cov=split.cov, steps=steps, seed=seed).B)
+    theory = score("theory", train(d, n, method="population", cov=split.cov, steps=steps, seed=seed, optimizer="sgd").B)
     out["seconds_training"] = time.perf_counter() - t0
 
     G = gaussian_rows(split.cov, N, np.random.default_rng([seed, TWIN_STREAM]))

@@ -10,15 +10,16 @@ test noise. Per cell:
 * ``orbit``: the best sign-flip orbit encoder (:func:`twolayer.theory.orbits.orbit_min_risk`,
   default 8 orbits): the exact risk of an explicit encoder, within 0.8 % of converged optima in
   27 checked cells (theory/orbits.md), so an achievable reference;
-* ``population``: population GD on the exact risk, 2000 steps (the suite's theory encoder), and
-  20000 steps;
+* ``population``: plain population GD on the exact risk (the population default), 2000 steps (the
+  suite's theory encoder until 2026-12-04) and 20000 steps; ``population_adam_2000``: Adam on the same
+  risk, 2000 steps (the suite's theory encoder since, ``universality.THEORY_OPTIMIZER``);
 * ``samples``: the suite's twin training, ``train(d, n, data=G, method="samples")`` on N Gaussian
   rows G with covariance Sigma (N = the data set's training size), 2000 steps (the suite's) and
   8000 steps; R(B) of the encoder it returns.
 
 Then the data: is the Gaussian optimum a better code for the data than the unconverged theory
-encoder? ``heldout`` / ``train``: the orbit encoder and the 2000-step theory encoder on the data
-(least-squares decoder on the training rows); ``bc_d``: each one's ``bc-d`` (the brightness-contrast
+encoder? ``heldout`` / ``train``: the orbit encoder, the theory encoder (Adam) and the former one (plain GD,
+``gd``) on the data (least-squares decoder on the training rows); ``bc_d``: each one's ``bc-d`` (the brightness-contrast
 mixture of the training rows less its excess on G, as the suite computes it; n_train >= 32 d only).
 
 Every number is measured in this run; nothing is asserted. Results: ``results-training-gap.json``.
@@ -45,7 +46,7 @@ def cell(data, rate, *, remove_item_mean=False, seed=0):
     from twolayer.simulations import train
     from twolayer.theory import population_risk
     from twolayer.theory.orbits import orbit_structure
-    from twolayer.universality import TWIN_STREAM, _brightness_contrast_risk, _scored, gaussian_rows
+    from twolayer.universality import THEORY_OPTIMIZER, TWIN_STREAM, _brightness_contrast_risk, _scored, gaussian_rows
 
     t0 = time.perf_counter()
     _, split = prepare(data, seed=seed, remove_item_mean=remove_item_mean)
@@ -63,7 +64,10 @@ def cell(data, rate, *, remove_item_mean=False, seed=0):
         B = train(d, n, method="population", cov=split.cov, steps=steps, seed=seed).B
         out[f"population_{steps}"] = population_risk(B, cov=split.cov)
         if steps == 2000:
-            encoders["theory"] = B
+            encoders["gd"] = B
+    B = train(d, n, method="population", cov=split.cov, steps=2000, seed=seed, optimizer=THEORY_OPTIMIZER).B
+    out["population_adam_2000"] = population_risk(B, cov=split.cov)
+    encoders["theory"] = B
     for steps in (2000, 8000):
         B = train(d, n, data=G, method="samples", steps=steps, seed=seed, parametrization="untied").B
         out[f"samples_{steps}"] = population_risk(B, cov=split.cov)
@@ -77,7 +81,7 @@ def cell(data, rate, *, remove_item_mean=False, seed=0):
     return out
 
 
-COLUMNS = ("population_2000", "population_20000", "samples_2000", "samples_8000")
+COLUMNS = ("population_2000", "population_20000", "population_adam_2000", "samples_2000", "samples_8000")
 
 
 def main(argv=None):
@@ -101,7 +105,7 @@ def main(argv=None):
                       + " ".join(f"{r[c]:7.4f} {r[c] / r['orbit'] - 1:+7.1%}" for c in COLUMNS)
                       + "".join(f" | {k} on data: held {r[k + '_on_data']['heldout']:.4f}"
                                 + ("" if r[k + "_on_data"]["bc_d"] is None else f" bc-d {r[k + '_on_data']['bc_d']:.4f}")
-                                for k in ("theory", "orbit")), flush=True)
+                                for k in ("theory", "gd", "orbit")), flush=True)
                 with open(args.json, "w") as fh:
                     json.dump({"rows": rows, "command": "python benchmarks/training_gap.py"}, fh, indent=1)
     print(f"wrote {args.json}")

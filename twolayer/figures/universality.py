@@ -10,8 +10,9 @@ run is :func:`twolayer.universality.data_experiment` (see theory/universality.md
 * filled circles: the autoencoder trained on the real training rows, held-out risk on the
   test rows (bars: +- one test-set standard error);
 * open squares: the Gaussian twin (same pipeline on N(0, Sigma_train) samples);
-* open triangles: the theory-optimal encoder (gradient descent on the exact Gaussian risk)
-  with its least-squares decoder, on the real test rows.
+* open triangles: the theory-optimal encoder (Adam on the exact Gaussian risk,
+  :data:`twolayer.universality.THEORY_OPTIMIZER`) with its least-squares decoder, on the real
+  test rows.
 
 Where the circles sit on the solid curve, the Gaussian theory is universal for that data
 set; where they sit on the dashed one, the data behave as a Gaussian scale mixture.
