@@ -342,3 +342,32 @@ def test_a_failed_cholesky_chunk_is_rerun_with_the_lu_fallback(monkeypatch):
     np.testing.assert_array_equal(results[1].B, results[0].B)
     np.testing.assert_array_equal(results[1].history["loss"], results[0].history["loss"])
     assert results[1].steps == 30 and np.isfinite(results[1].metrics["final_risk"])
+
+
+def test_init_theory_starts_at_the_gaussian_optimum():
+    """init="theory" starts B at the theory encoder of the source's covariance (its second-moment
+    matrix for data). Independent reference: the isotropic sign optimum 1 - 2r/pi for r <= 1 (an
+    orthonormal frame; theory/limits.md), against 0.720 for the random start
+    at r = 1/2, d = 16. For data the source is the rows' second-moment matrix S (4000 Gaussian rows:
+    eigenvalues spread 0.88-1.13, so its optimum is below 1 - 2r/pi), and the reference is the
+    best sign-flip orbit encoder for S (theory/orbits.md: another family, another optimiser;
+    measured 0.663091 against 0.663090)."""
+    from twolayer.config import RunConfig
+    from twolayer.simulations.model import init_params
+    from twolayer.theory.orbits import orbit_min_risk
+
+    d, n = 16, 8
+    pop = train(d, n, method="population", steps=1, init="theory", seed=3)
+    assert population_risk(pop.B0) == pytest.approx(sign_limit(0.5), abs=1e-4)
+    assert population_risk(train(d, n, method="population", steps=1, seed=3).B0) > sign_limit(0.5) + 0.02
+    X = np.random.default_rng(4).standard_normal((4000, d))
+    run = train(d, n, data=X, method="samples", steps=1, init="theory", seed=3)
+    S = X.T @ X / len(X)
+    assert population_risk(run.B0, cov=S) == pytest.approx(orbit_min_risk(0.5, np.linalg.eigvalsh(S)), rel=0.005)
+    assert np.array_equal(run.B0, train(d, n, data=X, method="samples", steps=1, init="theory", seed=3).B0)
+    with pytest.raises(ValueError, match="parametrization untied or optimal-decoder, got 'tied'"):
+        train(d, n, init="theory", parametrization="tied")
+    with pytest.raises(ValueError, match="train\\(\\) builds it"):
+        init_params(d, n, parametrization="untied", init="theory", seed=0)
+    with pytest.raises(ValueError, match="init theory"):
+        RunConfig(d=d, rate=0.5, init="theory", method="samples", parametrization="tied")

@@ -42,7 +42,7 @@ from typing import Any
 
 from .activations import ACTIVATIONS
 from .data_decoders import BASES
-from .simulations.model import INITS, PARAMETRIZATIONS, STARTS
+from .simulations.model import INITS, PARAMETRIZATIONS, STARTS, THEORY_INIT_PARAMETRIZATIONS
 from .simulations.optim import DEFAULT_LR, DEFAULT_OPTIMIZER, DEFAULT_SCHEDULE, OPTIMIZERS, SCHEDULES
 from .simulations.training import DTYPES, METHODS, check_penalties
 
@@ -598,7 +598,9 @@ _OPTIONS = [
     Option("parametrization", Choice(PARAMETRIZATIONS), None, "decoder parametrisation", "model",
            default_text="optimal-decoder for population, untied for samples"),
     Option("init", Choice(INITS), "gaussian", "initialisation of the encoder B (flat: rows of a randomised "
-           "Hadamard matrix, entries +-1/sqrt(d); needs d a power of 2 and n <= d)", "model"),
+           "Hadamard matrix, entries +-1/sqrt(d); needs d a power of 2 and n <= d; theory: the theory encoder for "
+           "the source's covariance, 2000 Adam steps on the exact Gaussian risk, with its optimal decoder: a start "
+           "at the Gaussian optimum, parametrization untied or optimal-decoder)", "model"),
     Option("init_scale", Number(), 1.0, "eps multiplying the initial B and A: B(0) = eps G / sqrt(d) for init gaussian",
            "model", applies="gaussian"),
     Option("start", Choice(STARTS), "independent",
@@ -804,6 +806,12 @@ def _resolve(values: dict) -> dict:
     if v["d"] is not None and v["rate"] is not None:
         code_size(v["rate"], v["d"])  # n >= 1
     _resolve_dynamics(v, given)
+    if v["init"] == "theory" and v["parametrization"] not in THEORY_INIT_PARAMETRIZATIONS:
+        raise ValueError(f"init theory starts at the theory encoder and its optimal decoder: it needs parametrization "
+                         f"{' or '.join(THEORY_INIT_PARAMETRIZATIONS)}, got {v['parametrization']!r}")
+    if v["init"] == "theory" and v["theory_curve"]:
+        raise ValueError("theory_curve predicts a learning curve from a random start; init theory starts at the "
+                         "optimum (use init gaussian)")
     if v["init"] == "flat" and v["d"] is not None:
         n = v["n"] if v["n"] is not None else code_size(v["rate"], v["d"])
         if v["d"] & (v["d"] - 1) or n > v["d"]:

@@ -551,7 +551,8 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
         # -- theory-optimal encoder: gradient descent on the exact Gaussian risk with Sigma_train
         t0 = time.perf_counter()
         t_steps = steps if theory_steps is None else theory_steps
-        pop = train(d, n, activation=act_arg, method="population", cov=split.cov, steps=t_steps, seed=seed, init=init,
+        pop = train(d, n, activation=act_arg, method="population", cov=split.cov, steps=t_steps, seed=seed,
+                    init="gaussian" if init == "theory" else init,  # the control starts at random, as always
                     optimizer=THEORY_OPTIMIZER, dtype=dtype, progress=progress)
         th = _scored(Xtr, Xte, pop.B, act)
         gauss = population_risk(pop.B, activation=act, cov=split.cov)

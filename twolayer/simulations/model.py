@@ -18,7 +18,10 @@ Initialisations of an n x d matrix (rows of norm ~1, so that pre-activations are
 * ``"flat"``       -- orthonormal rows with every entry +-1/sqrt(d), rows of a randomised
   Hadamard matrix (:func:`twolayer.theory.structured.flat_frame`; d a power of 2, n <= d): the
   orthonormal start whose projections of i.i.d. non-Gaussian data are closest to Gaussian
-  (theory/structured.md, "Where the finite-d excess comes from").
+  (theory/structured.md, "Where the finite-d excess comes from");
+* ``"theory"``     -- not random: the theory encoder for the source's covariance (Adam on the exact
+  Gaussian risk) with its Gaussian optimal decoder; made by
+  :func:`twolayer.simulations.training.train`, which has the source.
 
 Both are multiplied by ``init_scale`` (eps: B(0) = eps G / sqrt(d) for "gaussian"). The
 "untied" decoder starts from its own draw (``start="independent"``) or from A(0) = B(0)^T
@@ -34,7 +37,12 @@ from __future__ import annotations
 import numpy as np
 
 PARAMETRIZATIONS = ("untied", "tied", "optimal-decoder", "skip")
-INITS = ("gaussian", "orthogonal", "flat")
+#: random starts (:func:`init_matrix`), and "theory": the theory encoder, built by
+#: :func:`twolayer.simulations.training.train` from the source's covariance.
+RANDOM_INITS = ("gaussian", "orthogonal", "flat")
+INITS = RANDOM_INITS + ("theory",)
+#: parametrisations that "theory" can start (B and, for "untied", A = A*(B)).
+THEORY_INIT_PARAMETRIZATIONS = ("untied", "optimal-decoder")
 #: how the decoder of the "untied" parametrisation starts: drawn on its own, or A(0) = B(0)^T.
 STARTS = ("independent", "tied")
 
@@ -93,7 +101,10 @@ def init_matrix(rows: int, cols: int, init: str, rng: np.random.Generator) -> np
     ValueError
         If ``init`` is not accepted.
     """
-    check_choice(init, INITS, "init")
+    if init == "theory":
+        raise ValueError("init theory is the theory encoder of the source, not a random matrix: train() builds it "
+                         "(method population or samples, parametrization untied or optimal-decoder)")
+    check_choice(init, RANDOM_INITS, "init")
     if init == "flat":
         from ..theory.structured import flat_frame
 
