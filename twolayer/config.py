@@ -669,7 +669,8 @@ _OPTIONS = [
            "with the controls (sign code): also predict with the best sign code for a 4-component Gaussian mixture "
            "with means fitted to the training rows (gmm_optimum_risk), and measure that code on the test rows "
            "(gmm_optimum_heldout_risk; 10 s to minutes per run; on in twolayer universality)", "data", applies="data"),
-    Option("theory_steps", Integer(1), None, "population steps of the theory encoder (control; Adam on the exact Gaussian risk)", "data",
+    Option("theory_steps", Integer(1), None,
+           "population steps of the theory encoder (control; Adam on the exact Gaussian risk)", "data",
            applies="data", default_text="steps"),
     Option("eval_samples", Integer(100), 8000,
            "fresh samples (or supports, for bernoulli-gaussian) behind the Monte Carlo risks", "data",

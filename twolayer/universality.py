@@ -50,7 +50,8 @@ and two controls (``controls=True``) that separate the causes of a gap (theory/u
   data's second moments, with the least-squares decoder fitted on the REAL training codes, scored
   on the real test rows. (Plain gradient descent, the population default, stalls where one
   eigenvalue dominates: up to 61 % above the Gaussian optimum after 2000 steps on raw 16×16
-  patches, against 2.8 % for Adam; theory/universality.md, "The theory encoder converges".) ``theory_encoder_risk_gaussian_decoder`` uses the Gaussian optimal
+  patches, against 2.7 % for Adam; theory/universality.md, "The theory encoder converges".)
+  ``theory_encoder_risk_gaussian_decoder`` uses the Gaussian optimal
   decoder A*(B) = C M^{-1} instead (no fit on the data at all). ``theory_encoder_gaussian_risk``
   and ``theory_encoder_mixture_risk`` are its exact Gaussian risk and the scale-mixture
   correction; ``theory_encoder_gmm_risk`` its exact risk (best linear decoder) under a
@@ -97,16 +98,13 @@ import numpy as np
 
 from .activations import get_activation
 from .simulations.empirical import code_matrix, heldout_risk, least_squares_decoder
+from .simulations.training import THEORY_OPTIMIZER  # the theory encoder's optimiser, recorded as theory_optimizer
 
 __all__ = ["code_matrix", "data_diagnostics", "data_experiment", "few_samples_flags", "few_samples_warning",
            "gaussian_rows", "heldout_risk", "least_squares_decoder"]
 
 #: second entry of the seed sequence of the Gaussian twin's samples: default_rng([seed, 1]).
 TWIN_STREAM = 1
-#: optimiser of the theory encoder (recorded as ``theory_optimizer``): Adam reaches the Gaussian optimum on
-#: spiked spectra in the default 2000 steps (within 0.4-2.8 % of the best orbit encoder on raw patches), where
-#: plain gradient descent, the population default, is up to 61 % above it (benchmarks/training_gap.py).
-THEORY_OPTIMIZER = "adam"
 #: how the decoder of every encoder scored here is obtained (recorded as ``decoder_refit``).
 DECODER_REFIT = "least squares on training codes"
 #: most L-BFGS iterations of ``gmm_optimum_risk`` (:func:`~twolayer.theory.gaussian_mixture.gaussian_mixture_optimum`).
@@ -520,7 +518,8 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
         "gaussian_risk_of_trained_encoder": population_risk(real.B, activation=act, cov=split.cov),
         "few_samples": few_samples_flags(n, n_train, d), "few_samples_warning": few_samples_warning(n, n_train, d),
         "decoder": decoder, **decoded,
-        "steps": int(real.steps), "theory_steps": None, "theory_optimizer": None, "seed": int(seed), "batch_size": int(batch_size),
+        "steps": int(real.steps), "theory_steps": None, "theory_optimizer": None, "seed": int(seed),
+        "batch_size": int(batch_size),
         "optimizer": real.config["optimizer"], "lr": real.config["lr"], "schedule": real.config["schedule"],
         "dtype": dtype, "init": init, "stopped": real.stopped,
         "gaussian_twin_risk": None, "gaussian_twin_risk_stderr": None, "gaussian_twin_train_risk": None,
@@ -548,7 +547,7 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
         )
         seconds["seconds_twin"] = time.perf_counter() - t0
 
-        # -- theory-optimal encoder: gradient descent on the exact Gaussian risk with Sigma_train
+        # -- theory-optimal encoder: Adam on the exact Gaussian risk with Sigma_train
         t0 = time.perf_counter()
         t_steps = steps if theory_steps is None else theory_steps
         pop = train(d, n, activation=act_arg, method="population", cov=split.cov, steps=t_steps, seed=seed,

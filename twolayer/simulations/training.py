@@ -473,10 +473,13 @@ def train(
     return TrainResult(A, params["B"], B0, history, steps_run, seconds, metrics, config, stopped)
 
 
-#: (optimiser, steps) of the theory encoder that ``init="theory"`` starts from (the data runs' theory
-#: encoder, :data:`twolayer.universality.THEORY_OPTIMIZER`: within 2.7 % of the Gaussian optimum on
-#: raw-patch spectra in 2000 steps, where plain gradient descent is up to 61 % above it).
-THEORY_START = ("adam", 2000)
+#: optimiser of the theory encoder (``init="theory"`` and the data runs' control): Adam reaches the
+#: Gaussian optimum on spiked spectra in 2000 steps (within 2.7 % of the best orbit encoder on raw-patch
+#: spectra), where plain gradient descent, the population default, is up to 61 % above it
+#: (benchmarks/training_gap.py; theory/universality.md, "The theory encoder converges").
+THEORY_OPTIMIZER = "adam"
+#: population steps of the theory encoder that ``init="theory"`` starts from.
+THEORY_START_STEPS = 2000
 
 
 def theory_start(d, n, act, cov, parametrization, seed, dtype) -> dict:
@@ -485,9 +488,8 @@ def theory_start(d, n, act, cov, parametrization, seed, dtype) -> dict:
     ``cov`` is the standardised source's covariance (None: I); A = A*(B) = C M^{-1} for
     "untied". Same seed, same start.
     """
-    optimizer, steps = THEORY_START
-    pop = train(d, n, activation=act, method="population", cov=cov, steps=steps, optimizer=optimizer, seed=seed,
-                dtype=dtype)
+    pop = train(d, n, activation=act, method="population", cov=cov, steps=THEORY_START_STEPS,
+                optimizer=THEORY_OPTIMIZER, seed=seed, dtype=dtype)
     params = {"B": pop.B}
     if parametrization == "untied":
         params["A"] = optimal_decoder(pop.B, activation=act, cov=cov)
