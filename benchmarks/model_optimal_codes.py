@@ -42,6 +42,7 @@ import time
 import warnings
 
 import numpy as np
+from suite_grid import add_grid_arguments, cells, save
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results-model-optimal-codes.json")
 
@@ -151,9 +152,7 @@ def markdown(rows) -> str:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", nargs="+", default=["patches:8", "patches:16"])
-    parser.add_argument("--rates", nargs="+", type=float, default=[0.1, 0.25, 0.5, 1.0])
-    parser.add_argument("--remove-item-mean", choices=["no", "yes", "both"], default="no")
+    add_grid_arguments(parser, data=["patches:8", "patches:16"], remove_item_mean="no")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=["bc", "gmm"])
     parser.add_argument("--maxiter", type=int, default=500, help="most L-BFGS iterations per model optimum")
     parser.add_argument("--json", default=RESULTS, help="results file; rows already there for other cells are kept")
@@ -167,16 +166,12 @@ def main(argv=None):
           f"{'train':>7} | {'theory: held':>7} | {'model':>8} {'theory':>7} {'optimum':>7} {'excess':>8} "
           f"{'held':>7} {'train':>7} | {'trained/opt held':>7}")
     rows = json.load(open(args.json))["rows"] if os.path.exists(args.json) else []
-    means = {"no": [False], "yes": [True], "both": [False, True]}[args.remove_item_mean]
-    for data in args.data:
-        for mean in means:
-            for rate in args.rates:
-                new = cell(data, rate, remove_item_mean=mean, models=args.models, maxiter=args.maxiter)
-                rows = [r for r in rows if (r["data"], r.get("remove_item_mean", False), r["rate"])
-                        != (data, mean, rate)] + [new]
-                print(_line(new), flush=True)
-                with open(args.json, "w") as fh:  # after every cell: a long run keeps what it measured
-                    json.dump({"rows": rows, "command": "python benchmarks/model_optimal_codes.py"}, fh, indent=1)
+    for data, mean, rate in cells(args):
+        new = cell(data, rate, remove_item_mean=mean, models=args.models, maxiter=args.maxiter)
+        rows = [r for r in rows if (r["data"], r.get("remove_item_mean", False), r["rate"])
+                != (data, mean, rate)] + [new]
+        print(_line(new), flush=True)
+        save(args.json, rows, "python benchmarks/model_optimal_codes.py")
     print(f"wrote {args.json}")
 
 

@@ -28,12 +28,12 @@ Every number is measured in this run; nothing is asserted. Results: ``results-tr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 import warnings
 
 import numpy as np
+from suite_grid import add_grid_arguments, cells, save
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results-training-gap.json")
 
@@ -86,28 +86,23 @@ COLUMNS = ("population_2000", "population_20000", "population_adam_2000", "sampl
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", nargs="+", default=["patches:8", "patches:16", "digits"])
-    parser.add_argument("--rates", nargs="+", type=float, default=[0.1, 0.25, 0.5, 1.0])
-    parser.add_argument("--remove-item-mean", choices=["no", "yes", "both"], default="both")
+    add_grid_arguments(parser, data=["patches:8", "patches:16", "digits"])
     parser.add_argument("--json", default=RESULTS)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
     print(f"{'data':>10} {'mean':>7} {'r':>5} {'n':>4} {'top-eig':>7} {'orbit':>7} | "
           + " ".join(f"{c:>16}" for c in COLUMNS) + "   (R and R / orbit - 1)")
     rows = []
-    for data in args.data:
-        for mean in {"no": [False], "yes": [True], "both": [False, True]}[args.remove_item_mean]:
-            for rate in args.rates:
-                r = cell(data, rate, remove_item_mean=mean)
-                rows.append(r)
-                print(f"{data:>10} {'removed' if mean else 'raw':>7} {rate:5.2f} {r['n']:4d} "
-                      f"{r['top_eigenvalue_fraction']:7.3f} {r['orbit']:7.4f} | "
-                      + " ".join(f"{r[c]:7.4f} {r[c] / r['orbit'] - 1:+7.1%}" for c in COLUMNS)
-                      + "".join(f" | {k} on data: held {r[k + '_on_data']['heldout']:.4f}"
-                                + ("" if r[k + "_on_data"]["bc_d"] is None else f" bc-d {r[k + '_on_data']['bc_d']:.4f}")
-                                for k in ("theory", "gd", "orbit")), flush=True)
-                with open(args.json, "w") as fh:
-                    json.dump({"rows": rows, "command": "python benchmarks/training_gap.py"}, fh, indent=1)
+    for data, mean, rate in cells(args):
+        r = cell(data, rate, remove_item_mean=mean)
+        rows.append(r)
+        print(f"{data:>10} {'removed' if mean else 'raw':>7} {rate:5.2f} {r['n']:4d} "
+              f"{r['top_eigenvalue_fraction']:7.3f} {r['orbit']:7.4f} | "
+              + " ".join(f"{r[c]:7.4f} {r[c] / r['orbit'] - 1:+7.1%}" for c in COLUMNS)
+              + "".join(f" | {k} on data: held {r[k + '_on_data']['heldout']:.4f}"
+                        + ("" if r[k + "_on_data"]["bc_d"] is None else f" bc-d {r[k + '_on_data']['bc_d']:.4f}")
+                        for k in ("theory", "gd", "orbit")), flush=True)
+        save(args.json, rows, "python benchmarks/training_gap.py")
     print(f"wrote {args.json}")
 
 

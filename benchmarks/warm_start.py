@@ -32,6 +32,8 @@ import os
 import time
 import warnings
 
+from suite_grid import add_grid_arguments, cells, save
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results-warm-start.json")
 MODEL_CODES = os.path.join(HERE, "results-model-optimal-codes.json")
@@ -101,9 +103,7 @@ def markdown(rows) -> str:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", nargs="+", default=["digits", "patches:8", "patches:16"])
-    parser.add_argument("--rates", nargs="+", type=float, default=[0.1, 0.25, 0.5, 1.0])
-    parser.add_argument("--remove-item-mean", choices=["no", "yes", "both"], default="both")
+    add_grid_arguments(parser, data=["digits", "patches:8", "patches:16"])
     parser.add_argument("--json", default=RESULTS)
     parser.add_argument("--markdown", action="store_true", help="print the stored results as a table and stop")
     args = parser.parse_args(argv)
@@ -113,14 +113,11 @@ def main(argv=None):
         return
     warnings.filterwarnings("ignore", category=UserWarning)
     rows = []
-    for data in args.data:
-        for mean in {"no": [False], "yes": [True], "both": [False, True]}[args.remove_item_mean]:
-            for rate in args.rates:
-                r = cell(data, rate, remove_item_mean=mean)
-                rows.append(r)
-                print(markdown([r]).splitlines()[-1], f"{r['seconds']:.0f} s", flush=True)
-                with open(args.json, "w") as fh:
-                    json.dump({"rows": rows, "command": "python benchmarks/warm_start.py"}, fh, indent=1)
+    for data, mean, rate in cells(args):
+        r = cell(data, rate, remove_item_mean=mean)
+        rows.append(r)
+        print(markdown([r]).splitlines()[-1], f"{r['seconds']:.0f} s", flush=True)
+        save(args.json, rows, "python benchmarks/warm_start.py")
     print(f"wrote {args.json}")
 
 
