@@ -1,4 +1,4 @@
-"""Sample training started at the theory encoder (``init="theory"``) on the suite's cells.
+"""Sample training started at the theory encoder (``init="theory"``), and early stopping, on the suite's cells.
 
     python benchmarks/warm_start.py                   # digits, patches:8, patches:16; raw and item mean removed
     python benchmarks/warm_start.py --data patches:8 --rates 1 --remove-item-mean no --json /tmp/out.json
@@ -15,6 +15,9 @@ items (``benchmarks/model_optimal_codes.py``). Does a start at the Gaussian opti
   covariance (2000 Adam steps on the exact Gaussian risk), A(0) its Gaussian optimal decoder;
 * ``theory_lr3``: the same at a third of the default learning rate (a start near an optimum may
   want smaller steps; one other rate, not a tuning);
+* ``random_val`` and ``theory_val``: ``random`` and ``theory`` with early stopping
+  (``validation=0.1``: a tenth of the training rows held out, the encoder of the best validation
+  risk kept, checked every 100 steps); ``*_step`` in the results: the steps at the kept encoder;
 * ``start``: the theory encoder itself, untrained on the data (the suite's ``theory-enc``);
 * ``model_code``: the held-out risk of the best code for the cell's data model, read from
   ``results-model-optimal-codes.json`` (``bc`` on raw patches, ``bins`` on item-mean-removed patches,
@@ -37,7 +40,7 @@ from suite_grid import add_grid_arguments, cells, save
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results-warm-start.json")
 MODEL_CODES = os.path.join(HERE, "results-model-optimal-codes.json")
-VARIANTS = ("random", "theory", "theory_lr3", "start")
+VARIANTS = ("random", "theory", "theory_lr3", "random_val", "theory_val", "start")
 
 
 def _model_code(data, remove_item_mean, rate):
@@ -74,7 +77,9 @@ def cell(data, rate, *, remove_item_mean=False, seed=0, steps=2000):
     options = dict(data=Xtr, method="samples", steps=steps, seed=seed, parametrization="untied")
     lr3 = DEFAULT_LR[("samples", "adam")] / 3 / np.sqrt(d)
     runs = {"random": train(d, n, **options), "theory": train(d, n, init="theory", **options),
-            "theory_lr3": train(d, n, init="theory", lr=lr3, **options)}
+            "theory_lr3": train(d, n, init="theory", lr=lr3, **options),
+            "random_val": train(d, n, validation=0.1, **options),
+            "theory_val": train(d, n, init="theory", validation=0.1, **options)}
     encoders = {name: run.B for name, run in runs.items()}
     encoders["start"] = runs["theory"].B0
     sign = get_activation("sign")
@@ -82,6 +87,8 @@ def cell(data, rate, *, remove_item_mean=False, seed=0, steps=2000):
     for name, B in encoders.items():
         scored = _scored(Xtr, Xte, B, sign)
         out[name] = {"heldout": scored["test"], "train": scored["train"], "stderr": scored["stderr"]}
+        if name in runs and runs[name].metrics.get("validation_step") is not None:
+            out[name]["step"] = runs[name].metrics["validation_step"]
     out["model"], out["model_code"] = _model_code(data, remove_item_mean, rate)
     out["seconds"] = time.perf_counter() - t0
     return out
@@ -89,12 +96,12 @@ def cell(data, rate, *, remove_item_mean=False, seed=0, steps=2000):
 
 def markdown(rows) -> str:
     """The stored rows as a Markdown table (held-out risks; the ratio of each to the random start's)."""
-    lines = ["| data | item mean | r | n | random | theory | theory, lr / 3 | start (theory enc.) | model's code |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| data | item mean | r | n | random | theory | theory, lr / 3 | random, early stop | theory, early stop "
+             "| start (theory enc.) | model's code |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         base = r["random"]["heldout"]
         cells = [f"{r[v]['heldout']:.4f}" + ("" if v == "random" else f" ({r[v]['heldout'] / base - 1:+.1%})")
-                 for v in VARIANTS]
+                 + (f" @{r[v]['step']}" if "step" in r[v] else "") for v in VARIANTS]
         code = "–" if r["model_code"] is None else f"{r['model_code']:.4f} ({r['model']})"
         lines.append(f"| {r['data']} | {'removed' if r['remove_item_mean'] else 'raw'} | {r['rate']:g} | {r['n']} | "
                      + " | ".join(cells) + f" | {code} |")

@@ -371,3 +371,35 @@ def test_init_theory_starts_at_the_gaussian_optimum():
         init_params(d, n, parametrization="untied", init="theory", seed=0)
     with pytest.raises(ValueError, match="init theory"):
         RunConfig(d=d, rate=0.5, init="theory", method="samples", parametrization="tied")
+
+
+def test_validation_keeps_the_encoder_of_the_best_held_out_risk():
+    """Early stopping (``validation``): the rows named by default_rng([seed, 2]) are held out, the
+    returned encoder's held-out risk (least-squares decoder on the other rows, recomputed here
+    with numpy's lstsq) is the recorded one, and it is no worse than the last encoder of the same
+    training without early stopping (same rows, same seed: the same trajectory)."""
+    from twolayer.config import RunConfig
+    from twolayer.simulations.training import VALIDATION_STREAM
+
+    d, n, N = 16, 8, 2000
+    X = np.random.default_rng(5).standard_normal((N, d)) * np.sqrt(np.geomspace(4.0, 0.25, d))
+    run = train(d, n, data=X, method="samples", steps=500, seed=1, validation=0.25)
+    order = np.random.default_rng([1, VALIDATION_STREAM]).permutation(N)
+    held, fit = X[order[:500]], X[order[500:]]
+    assert run.metrics["validation_rows"] == 500 and run.metrics["validation_step"] in (100, 200, 300, 400, 500)
+
+    def risk(B):
+        S_fit, S_held = np.sign(fit @ B.T), np.sign(held @ B.T)
+        A = np.linalg.lstsq(S_fit, fit, rcond=None)[0].T
+        return np.sum((held - S_held @ A.T) ** 2) / np.sum(held**2)
+
+    assert risk(run.B) == pytest.approx(run.metrics["validation_risk"], rel=1e-9)
+    last = train(d, n, data=fit, method="samples", steps=500, seed=1)
+    assert run.metrics["validation_risk"] <= risk(last.B) + 1e-12
+    assert np.array_equal(run.B0, last.B0)
+    with pytest.raises(ValueError, match="needs data and method 'samples'"):
+        train(d, n, method="population", validation=0.1)
+    with pytest.raises(ValueError, match=">= 0 and < 1"):
+        train(d, n, data=X, method="samples", validation=1.5)
+    with pytest.raises(ValueError, match=">= 0 and < 1"):
+        RunConfig(data="digits", rate=0.25, validation=1.0)

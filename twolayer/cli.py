@@ -390,14 +390,15 @@ DATA_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("train_risk",
              ("risk_prior_denoiser", ".6f"), ("risk_vamp", ".6f"), ("risk_amp_start", ".6f"), ("risk_amp", ".6f"),
              ("gaussian_twin_risk", ".6f"), ("theory_encoder_risk", ".6f"), ("theory_encoder_gmm_risk", ".6f"),
              ("theory_encoder_contrast_risk", ".6f"), ("theory_encoder_brightness_contrast_risk", ".6f"),
-             ("gmm_optimum_risk", ".6f"), ("gmm_optimum_heldout_risk", ".6f"), ("steps", "d"), ("seconds", ".1f"),
-             ("saved_params", "s")]
+             ("gmm_optimum_risk", ".6f"), ("gmm_optimum_heldout_risk", ".6f"), ("validation_risk", ".6f"),
+             ("validation_step", "d"), ("steps", "d"), ("seconds", ".1f"), ("saved_params", "s")]
 #: what the risk lines of ``twolayer train`` measure, printed beside them.
 RISK_NOTES = {
     "trained_network_risk": "the network as trained, its own decoder",
     "trained_network_train_risk": "the network as trained, its own decoder, on the training rows",
     "refitted_decoder_risk": "its encoder with the refitted decoder",
     "gmm_optimum_heldout_risk": "gmm_optimum_risk's encoder on the test rows, least-squares decoder",
+    "validation_risk": "early stopping: the kept encoder on the held-out training rows",
 }
 
 

@@ -200,6 +200,8 @@ class Number:
         """What is accepted, for messages (``"a finite number > LOW"`` or ``"a number strictly between ..."``)."""
         if math.isinf(self.high):
             return f"a finite number {'>=' if self.closed else '>'} {self.low:g}"
+        if self.closed:
+            return f"a number >= {self.low:g} and < {self.high:g}"
         return f"a number strictly between {self.low:g} and {self.high:g}"
 
     def check(self, value):
@@ -661,6 +663,10 @@ _OPTIONS = [
     Option("whiten", Choice(("none", "pca", "zca")), "none", "whitening (statistics from the training rows)", "data",
            applies="data"),
     Option("test_fraction", Number(0.0, 1.0), 0.2, "held-out fraction of the data set", "data", applies="data"),
+    Option("validation", Number(0.0, 1.0, closed=True), 0.0,
+           "early stopping: this fraction of the training rows is held out, the encoder is trained on the rest "
+           "and the one of the best validation risk (least-squares decoder on the other rows, checked every 100 "
+           "steps) is kept; 0: off (the last encoder)", "data", applies="data"),
     Option("max_items", Integer(1), None, "use at most this many items of the data set", "data", applies="data",
            default_text="all"),
     Option("controls", Boolean(), True,

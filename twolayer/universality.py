@@ -339,6 +339,7 @@ def data_experiment(
     decoder_basis: str | None = None,
     gmm_optimum: bool = False,
     orbits: int = 0,
+    validation: float = 0.0,
 ) -> dict:
     r"""Train x_hat = A sigma(B x) on the data set ``data`` at rate r; held-out risk, Gaussian theory, controls.
 
@@ -349,8 +350,8 @@ def data_experiment(
     instead of ``rate`` (the record's ``rate`` is then n / d). The sample-trained encoder (and
     the twin's) uses ``steps``, ``batch_size``, ``lr``, ``optimizer``, ``schedule``, ``init``,
     ``dtype`` (None: :func:`~twolayer.simulations.train`'s defaults for method "samples": Adam,
-    cosine decay); the theory encoder runs ``theory_steps`` (None: ``steps``) of population
-    gradient descent with train's population defaults. See the module docstring for every
+    cosine decay), and ``validation`` (early stopping); the theory encoder runs ``theory_steps``
+    (None: ``steps``) of Adam on the exact Gaussian risk (:data:`THEORY_OPTIMIZER`). See the module docstring for every
     quantity. Returns a flat JSON-serialisable dict. ``controls=False`` skips the
     twin and the theory encoder (their fields are None). ``d``, when given, is the dimension
     the caller expects (a sweep run's ``d``): a data set of another dimension raises
@@ -412,6 +413,11 @@ def data_experiment(
         encoder with at least this many orbits for the training covariance
         (:func:`twolayer.theory.orbits.orbit_min_risk`), and ``predicted_risk_orbit_mixture``
         = 1 - kappa (1 - predicted_risk_orbit); 0 (default): not computed (None).
+    validation : float, optional
+        Early stopping of the sample-trained encoders: this fraction of the training rows, in
+        [0, 1), is held out and the encoder of the best validation risk kept
+        (:func:`~twolayer.simulations.train`; recorded as ``validation_risk`` and
+        ``validation_step``); 0 (default): off.
 
     Returns
     -------
@@ -432,7 +438,7 @@ def data_experiment(
 def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, remove_item_mean, contrast_normalize,
                      whiten, test_fraction, max_items, batch_size, lr, optimizer, schedule, init, controls, progress,
                      dtype, d, record_spectrum, decoder="linear", decoder_steps=None, decoder_basis=None,
-                     gmm_optimum=False, orbits=0):
+                     gmm_optimum=False, orbits=0, validation=0.0):
     """:func:`data_experiment`, returning ``(record, TrainResult of the sample-trained encoder)``."""
     from .config import code_size
     from .data import prepare
@@ -481,7 +487,8 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
 
     act_arg = act.name if isinstance(activation, str) else act  # a string keeps train's compile cache warm
     options = dict(activation=act_arg, method="samples", steps=steps, batch_size=batch_size, lr=lr, optimizer=optimizer,
-                   schedule=schedule, init=init, seed=seed, dtype=dtype, parametrization="untied", progress=progress)
+                   schedule=schedule, init=init, seed=seed, dtype=dtype, parametrization="untied", progress=progress,
+                   validation=validation)
 
     # -- the autoencoder trained on the real training rows, scored on the test rows
     t0 = time.perf_counter()
@@ -521,7 +528,8 @@ def _data_experiment(*, data, rate, n, activation, steps, theory_steps, seed, re
         "steps": int(real.steps), "theory_steps": None, "theory_optimizer": None, "seed": int(seed),
         "batch_size": int(batch_size),
         "optimizer": real.config["optimizer"], "lr": real.config["lr"], "schedule": real.config["schedule"],
-        "dtype": dtype, "init": init, "stopped": real.stopped,
+        "dtype": dtype, "init": init, "stopped": real.stopped, "validation": validation,
+        "validation_risk": real.metrics.get("validation_risk"), "validation_step": real.metrics.get("validation_step"),
         "gaussian_twin_risk": None, "gaussian_twin_risk_stderr": None, "gaussian_twin_train_risk": None,
         "gaussian_twin_population_risk": None,
         "theory_encoder_risk": None, "theory_encoder_risk_stderr": None, "theory_encoder_train_risk": None,

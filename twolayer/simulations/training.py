@@ -300,6 +300,7 @@ def train(
     l1=0.0,
     contractive=0.0,
     seed=0,
+    validation=0.0,
     dtype="float32",
     record_every=0,
     progress=False,
@@ -374,6 +375,14 @@ def train(
         a :class:`PenaltyWarning` for the rescaling degeneracy (relu, linear without weight_decay).
     seed : int, optional
         Fixes the initialisation and the samples; same seed, same numbers (default 0).
+    validation : float, optional
+        Early stopping for a ``data`` matrix (method "samples"): this fraction of its rows, in
+        [0, 1), drawn with ``default_rng([seed, VALIDATION_STREAM])``, is held out; training sees
+        the rest, and every :data:`CHUNK` steps the encoder is scored on the held-out rows by
+        :func:`validation_risk` (least-squares decoder fitted on the training rows, the pipeline
+        of the data runs). The best encoder is returned (``metrics["validation_risk"]``,
+        ``metrics["validation_step"]``: steps at that point; ``B`` and the trained decoder of
+        that point). 0 (default): off, the last encoder.
     dtype : {"float32", "float64"}, optional
         Precision of the training (default "float32"); results are returned in float64.
     record_every : int, optional
@@ -420,7 +429,9 @@ def train(
     record_every = as_size(record_every, "record_every", minimum=0)
     seed = as_size(seed, "seed", minimum=0)
     lr = check_lr(lr, method, optimizer, d)
+    data, held_out = _validation_split(data, validation, method, seed)
     source = make_source(d, cov=cov, spectrum=spectrum, data=data, law=law, rotation=rotation)
+    monitor = None if held_out is None else _validation_monitor(source, held_out, act)
 
     if init == "theory":
         params0 = theory_start(d, n, act, source.standardised()["cov"], parametrization, seed, dtype)
@@ -439,11 +450,15 @@ def train(
 
     start_time = time.perf_counter()
     with threads.blas_threads(blas_threads):
-        params, history, steps_run, stopped = _run(spec, params0, source, seed, tol, record_every, progress, act)
+        params, history, steps_run, stopped, best = _run(spec, params0, source, seed, tol, record_every, progress, act,
+                                                         monitor)
     A, extra = _final_decoder(params, parametrization, method, source, act, noise * source.variance)
     B0 = params0["B"].astype(dtype).astype(np.float64) / np.sqrt(source.variance)  # the start as trained
     metrics = compare_with_theory(A, params["B"], activation=act, cov=source.cov, B0=B0)
     metrics.update(extra)
+    if best is not None:
+        metrics["validation_risk"], metrics["validation_step"] = best
+        metrics["validation_rows"] = int(held_out.shape[0])
     skip = params.get("b")
     if skip is not None:  # x_hat = b x~ + A sigma(B x~): its own risk; the closed-form weight (isotropic)
         metrics["final_risk"] = extra["trained_network_risk"]
@@ -496,8 +511,44 @@ def theory_start(d, n, act, cov, parametrization, seed, dtype) -> dict:
     return params
 
 
-def _run(spec, params0, source, seed, tol, record_every, progress, act):
-    """The chunk loop: returns (float64 params, history, steps run, why it stopped)."""
+#: second entry of the seed sequence of the validation rows: default_rng([seed, VALIDATION_STREAM]).
+VALIDATION_STREAM = 2
+
+
+def _validation_split(data, validation, method, seed):
+    """(training rows, held-out rows or None): ``validation`` of the rows of ``data`` held out (see :func:`train`)."""
+    if validation is None or validation == 0:
+        return data, None
+    if not (isinstance(validation, (int, float)) and math.isfinite(validation) and 0 < validation < 1):
+        raise ValueError(f"validation must be a number >= 0 and < 1 (a fraction of the data rows), got {validation!r}")
+    if data is None or method != "samples":
+        raise ValueError("validation holds out rows of a data matrix: it needs data and method 'samples'")
+    X = np.asarray(data, dtype=np.float64)
+    count = int(round(validation * X.shape[0]))
+    if count < 1 or X.shape[0] - count < 2:
+        raise ValueError(f"validation = {validation:g} of {X.shape[0]} rows leaves {count} held-out and "
+                         f"{X.shape[0] - count} training rows; each side needs rows (>= 1 and >= 2)")
+    order = np.random.default_rng([int(seed), VALIDATION_STREAM]).permutation(X.shape[0])
+    return X[order[count:]], X[order[:count]]
+
+
+def validation_risk(X_val, X_fit, B, activation="sign") -> float:
+    """R_val = sum ||x - A sigma(Bx)||^2 / sum ||x||^2 over the held-out rows, A = least squares on X_fit."""
+    return heldout_risk(X_val, B, least_squares_decoder(X_fit, B, activation=activation), activation=activation)
+
+
+def _validation_monitor(source, held_out, act):
+    """params (standardised) -> validation risk, on the standardised rows (the ratio is scale-free)."""
+    fit = source.standardised()["data"]
+    held_out = held_out / np.sqrt(source.variance)
+    return lambda params: validation_risk(held_out, fit, np.asarray(params["B"], dtype=np.float64), act)
+
+
+def _run(spec, params0, source, seed, tol, record_every, progress, act, monitor=None):
+    """The chunk loop: returns (float64 params, history, steps run, why it stopped, (validation risk, step) or None).
+
+    With a ``monitor`` (params -> validation risk) the parameters of its best chunk end are returned.
+    """
     import jax
     import jax.numpy as jnp
     from tqdm.auto import tqdm
@@ -519,6 +570,7 @@ def _run(spec, params0, source, seed, tol, record_every, progress, act):
         history = {"step": [], "loss": [], "risk": []}
         losses = np.empty(0)
         stopped = "budget"
+        best = None  # (validation risk, steps, float64 params) of the best chunk end
         bar = tqdm(total=spec.steps, disable=not progress, file=sys.stderr, desc=f"train d={spec.d}", delay=PROGRESS_DELAY)
         with bar:
             while losses.size < spec.steps:
@@ -536,13 +588,18 @@ def _run(spec, params0, source, seed, tol, record_every, progress, act):
                 bar.update(values.size)
                 if record_every:
                     _record(history, losses, done, record_every, spec, start_risk)
+                if monitor is not None:
+                    value = monitor(params)
+                    if best is None or value < best[0]:
+                        best = (value, losses.size, {k: np.asarray(v, dtype=np.float64) for k, v in params.items()})
                 if tol is not None and _converged(losses, tol, spec.method):
                     stopped = "tol"
                     break
-        out = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+        out = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()} if best is None else best[2]
     if not all(np.all(np.isfinite(v)) for v in out.values()):
         _check_finite(np.array([np.nan]), losses.size, spec)
-    return _unstandardise(out, source.variance), history, int(losses.size), stopped
+    chosen = None if best is None else (float(best[0]), int(best[1]))
+    return _unstandardise(out, source.variance), history, int(losses.size), stopped, chosen
 
 
 def _needs_fallback(spec, params, values) -> bool:
