@@ -589,8 +589,8 @@ def _run(spec, params0, source, seed, tol, record_every, progress, act, monitor=
                 if record_every:
                     _record(history, losses, done, record_every, spec, start_risk)
                 if monitor is not None:
-                    value = monitor(params)
-                    if best is None or value < best[0]:
+                    value = monitor(params)  # a non-finite value (a diverging chunk) is never kept
+                    if math.isfinite(value) and (best is None or value < best[0]):
                         best = (value, losses.size, {k: np.asarray(v, dtype=np.float64) for k, v in params.items()})
                 if tol is not None and _converged(losses, tol, spec.method):
                     stopped = "tol"
