@@ -12,7 +12,7 @@ test noise. Per cell:
   27 checked cells (theory/orbits.md), so an achievable reference;
 * ``population``: plain population GD on the exact risk (the population default), 2000 steps (the
   suite's theory encoder until 2026-12-04) and 20000 steps; ``population_adam_2000``: Adam on the same
-  risk, 2000 steps (the suite's theory encoder since, ``universality.THEORY_OPTIMIZER``);
+  risk, 2000 steps (the suite's theory encoder since, ``simulations.training.THEORY_OPTIMIZER``);
 * ``samples``: the suite's twin training, ``train(d, n, data=G, method="samples")`` on N Gaussian
   rows G with covariance Sigma (N = the data set's training size), 2000 steps (the suite's) and
   8000 steps; R(B) of the encoder it returns.

@@ -11,7 +11,7 @@ run is :func:`twolayer.universality.data_experiment` (see theory/universality.md
   test rows (bars: +- one test-set standard error);
 * open squares: the Gaussian twin (same pipeline on N(0, Sigma_train) samples);
 * open triangles: the theory-optimal encoder (Adam on the exact Gaussian risk,
-  :data:`twolayer.universality.THEORY_OPTIMIZER`) with its least-squares decoder, on the real
+  :data:`twolayer.simulations.training.THEORY_OPTIMIZER`) with its least-squares decoder, on the real
   test rows.
 
 Where the circles sit on the solid curve, the Gaussian theory is universal for that data
