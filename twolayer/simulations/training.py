@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .._resources import check_memory
-from .._validation import as_positive, as_size
+from .._validation import as_nonnegative, as_positive, as_size
 from ..activations import get_activation
 from ..theory import code_moments, optimal_decoder, population_risk
 from ..theory.regularised import code_penalties, penalty_warning
@@ -517,10 +517,14 @@ VALIDATION_STREAM = 2
 
 def _validation_split(data, validation, method, seed):
     """(training rows, held-out rows or None): ``validation`` of the rows of ``data`` held out (see :func:`train`)."""
-    if validation is None or validation == 0:
+    if validation is None:
         return data, None
-    if not (isinstance(validation, (int, float)) and math.isfinite(validation) and 0 < validation < 1):
+    fraction = as_nonnegative(validation, "validation (a fraction of the data rows)")
+    if fraction >= 1:
         raise ValueError(f"validation must be a number >= 0 and < 1 (a fraction of the data rows), got {validation!r}")
+    if fraction == 0:
+        return data, None
+    validation = fraction
     if data is None or method != "samples":
         raise ValueError("validation holds out rows of a data matrix: it needs data and method 'samples'")
     X = np.asarray(data, dtype=np.float64)
