@@ -31,8 +31,11 @@ from twolayer.suite import (
     DEFAULT_DATA,
     DEFAULT_RATES,
     PREDICTIONS,
+    TOLERANCE,
     check_suite,
     run_suite,
+    seed_summary,
+    suite_count,
     suite_rows,
     suite_spec,
 )
@@ -101,6 +104,9 @@ def test_predictions_and_best_prediction_recomputed(suite):
         assert row["best_ratio"] == pytest.approx(row["final_risk"] / row["best_prediction"], rel=1e-12)
         N, n = Xtr.shape[0], row["n"]  # the theory at the cell's own training size
         assert row["best_prediction_at_n_train"] == pytest.approx(row["best_prediction"] * (N - 1) / (N - n - 1))
+        off = np.abs(np.array(list(values.values())) - row["final_risk"]) / row["final_risk"]
+        assert row["closest_relative_error"] == pytest.approx(off.min(), rel=1e-12)
+        assert row["within_tolerance"] == (off.min() <= 0.05 and n < N / 2)
 
 
 def test_diagnostics_computed_a_second_way(suite):
@@ -175,6 +181,9 @@ def test_cli_json_and_table_read_the_store(suite, capsys):
     body = [line for line in out if line.lstrip().startswith(("digits", "patches"))]
     assert len(body) == 4
     assert f"{result.rows[0]['final_risk']:.4f}" in body[0] and f"{result.rows[0]['best_ratio']:.3f}" in body[0]
+    within = sum(row["closest_relative_error"] <= 0.05 for row in result.rows)  # all 4 cells have n < n_train / 2
+    assert [line for line in out if line.startswith("count:")] == [
+        f"count: some prediction within 5% of the held-out risk in {within} of 4 cells with n < n_train/2"]
 
 
 @pytest.mark.parametrize("argv, needle", [
@@ -258,3 +267,86 @@ def test_sigkill_then_resume(tmp_path):
     assert len(after) == 3 and all(after[k] == v for k, v in before.items())
     spec = suite_spec(["digits"], [0.25, 0.5, 1.0], "yes", steps=30, controls=False, seed=SEED)
     assert all(row["status"] == "done" for row in suite_rows(spec, db))
+
+
+SEEDS = [SEED, SEED + 1, SEED + 2]
+SEEDED = dict(steps=5, controls=False, max_items=300)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    """Digits, raw, r = 0.25 and 1, three seeds (each its own split and start): 6 cells in a store."""
+    db = tmp_path_factory.mktemp("seeds") / "seeds.sqlite"
+    spec = suite_spec(["digits"], [0.25, 1.0], "no", seed=SEEDS, **SEEDED)
+    return spec, db, run_suite(spec, db, workers=1)
+
+
+def test_several_seeds_are_one_cell_each(seeded):
+    spec, _, result = seeded
+    expected = [RunConfig(data="digits", remove_item_mean=False, rate=rate, seed=seed, **SEEDED).to_dict()
+                for rate in (0.25, 1.0) for seed in SEEDS]
+    assert spec.runs == expected and result.complete
+    assert [row["seed"] for row in result.rows] == SEEDS * 2
+    assert len({row["final_risk"] for row in result.rows}) == 6  # each seed its own split and start
+    assert suite_spec(["digits"], [0.25], "no", seed=[SEED, SEED]).runs == suite_spec(["digits"], [0.25], "no",
+                                                                                     seed=SEED).runs
+    with pytest.raises(ValueError, match="seed: expected an integer >= 0"):
+        suite_spec(["digits"], [0.25], "no", seed=[0, -1])
+
+
+def test_seed_summary_recomputed_with_numpy(seeded):
+    _, _, result = seeded
+    summary = seed_summary(result.rows)
+    assert [(row["data"], row["rate"], row["seeds"]) for row in summary] == [("digits", 0.25, SEEDS),
+                                                                               ("digits", 1.0, SEEDS)]
+    for row, cells in zip(summary, (result.rows[:3], result.rows[3:])):
+        held = np.array([cell["final_risk"] for cell in cells])
+        assert row["final_risk"] == pytest.approx(held.mean(), rel=1e-12)
+        assert row["final_risk_sd"] == pytest.approx(held.std(ddof=1), rel=1e-9)
+        assert row["final_risk_sem"] == pytest.approx(held.std(ddof=1) / np.sqrt(3), rel=1e-9)
+        means = {name: np.mean([cell[name] for cell in cells]) for name, _ in PREDICTIONS if cells[0][name] is not None}
+        assert set(means) == {"predicted_risk", "predicted_risk_mixture", "predicted_risk_spiked",
+                              "predicted_risk_spiked_mixture"}  # no controls: the four spectrum predictions
+        assert row["predictions"] == pytest.approx(means, rel=1e-12)
+        logs = {name: abs(np.log(held.mean() / v)) for name, v in means.items()}
+        assert logs[row["best_prediction_name"]] == pytest.approx(min(logs.values()), abs=1e-12)
+        off = min(abs(v - held.mean()) / held.mean() for v in means.values())
+        assert row["closest_relative_error"] == pytest.approx(off, rel=1e-12)
+        assert row["within_tolerance"] == (off <= TOLERANCE)
+        own = [min(abs(cell[name] - cell["final_risk"]) / cell["final_risk"] for name in means) <= TOLERANCE
+               for cell in cells]
+        assert row["seeds_within"] == sum(own)
+    # the count: n < n_train / 2 on all six cells (240 training digits, n = 16 and 64)
+    assert all(cell["n"] < cell["n_train"] / 2 for cell in result.rows)
+    expected = sum(min(abs(v - cell["final_risk"]) / cell["final_risk"] for v in cell["predictions"].values())
+                   <= TOLERANCE for cell in result.rows)
+    assert suite_count(result.rows) == (expected, 6)
+    assert suite_count(summary) == (sum(row["within_tolerance"] for row in summary), 2)
+
+
+def test_cli_prints_the_seeds_and_their_summary(seeded, capsys):
+    _, db, result = seeded
+    argv = ["universality", "--data", "digits", "--rate", "0.25", "1", "--remove-item-mean", "no", "--steps", "5",
+            "--no-controls", "--max-items", "300", "--seed", *map(str, SEEDS), "--out", str(db), "--no-progress"]
+    assert main([*argv, "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [rec.get("summary") for rec in records] == [None] * 6 + ["over seeds"] * 2
+    assert [rec["final_risk"] for rec in records[:6]] == [row["final_risk"] for row in result.rows]
+    summary = seed_summary(result.rows)
+    for rec, row in zip(records[6:], summary):
+        for field in ("seeds", "final_risk", "final_risk_sd", "best_prediction", "best_prediction_name",
+                      "within_tolerance", "seeds_within"):
+            assert rec[field] == row[field], field
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    header = next(line for line in out if line.lstrip().startswith("data"))
+    assert header.split()[:4] == ["data", "item", "mean", "r"] and header.split()[4] == "seed"
+    means = [line for line in out if line.lstrip().startswith("digits") and f"{summary[0]['final_risk']:.4f}" in line]
+    assert len(means) == 1 and f"{summary[0]['final_risk_sd']:.4f}" in means[0]
+    counts = [line for line in out if "cells with n < n_train/2" in line]
+    assert len(counts) == 4  # each seed, then the seeds' means
+    within, counted = suite_count(summary)
+    assert counts[-1].startswith("over the seeds' means") and f"in {within} of {counted} cells" in counts[-1]
+    for seed, line in zip(SEEDS, counts):
+        own = suite_count([row for row in result.rows if row["seed"] == seed])
+        assert line.startswith(f"seed {seed}:") and f"in {own[0]} of {own[1]} cells" in line

@@ -564,7 +564,17 @@ UNIVERSALITY_COLUMNS = [
 ]
 
 
-def _universality_table(rows: list[dict]) -> str:
+#: the table of ``twolayer universality --seed S S ...``: per cell, over its seeds.
+SEED_SUMMARY_COLUMNS = [
+    ("data", "data", "s"), ("mean", "item mean", "s"), ("rate", "r", ".4g"), ("d", "d", "d"), ("n", "n", "d"),
+    ("seed_count", "seeds", "d"), ("final_risk", "held-out mean", ".4f"), ("final_risk_sd", "sd", ".4f"),
+    ("final_risk_sem", "+-", ".1g"), ("best", "best", "s"), ("best_prediction", "best mean", ".4f"),
+    ("best_ratio", "held/best", ".3f"), ("off_percent", "off by %", ".1f"), ("seeds_within_text", "seeds within", "s"),
+    ("flag_text", "flags", "s"),
+]
+
+
+def _universality_table(rows: list[dict], *, by_seed: bool = False) -> str:
     from .suite import PREDICTIONS
 
     label = dict(PREDICTIONS)
@@ -574,12 +584,35 @@ def _universality_table(rows: list[dict]) -> str:
                       "best": label.get(row["best_prediction_name"]),
                       "flag_text": ("FAILED" if row["status"] == "failed" else "not run" if row["status"] is None
                                     else ",".join(row["flags"]))})
-    return _format_table(shown, UNIVERSALITY_COLUMNS)
+    columns = UNIVERSALITY_COLUMNS
+    if by_seed:
+        columns = [*columns[:3], ("seed", "seed", "d"), *columns[3:]]
+    return _format_table(shown, columns)
+
+
+def _seed_summary_table(summary: list[dict]) -> str:
+    from .suite import PREDICTIONS
+
+    label = dict(PREDICTIONS)
+    shown = [{**row, "mean": "removed" if row["remove_item_mean"] else "raw", "seed_count": len(row["seeds"]),
+              "best": label.get(row["best_prediction_name"]),
+              "off_percent": 100 * row["closest_relative_error"] if row["closest_relative_error"] is not None else None,
+              "seeds_within_text": f"{row['seeds_within']} of {len(row['seeds'])}",
+              "flag_text": ",".join(row["flags"])} for row in summary]
+    return _format_table(shown, SEED_SUMMARY_COLUMNS)
+
+
+def _count_line(rows: list[dict], what: str) -> str:
+    from .suite import TOLERANCE, suite_count
+
+    within, counted = suite_count(rows)
+    return (f"{what}: some prediction within {TOLERANCE:.0%} of the held-out risk in {within} of {counted} "
+            "cells with n < n_train/2")
 
 
 def _cmd_universality(args) -> int:
     from ._files import check_output_path
-    from .suite import FLAGS, RUN_OPTIONS, run_suite, suite_rows, suite_spec
+    from .suite import FLAGS, RUN_OPTIONS, run_suite, seed_summary, suite_rows, suite_spec
 
     options = run_options.from_arguments(args, RUN_OPTIONS)
     spec = suite_spec(args.data, args.rate, args.remove_item_mean, **options)
@@ -597,18 +630,31 @@ def _cmd_universality(args) -> int:
               "run the same command again to finish the table", file=sys.stderr)
         return _interrupt_status(exc)
     rows, report = result.rows, result.report
+    seeds = sorted({run["seed"] for run in spec.runs})
+    summary = seed_summary(rows) if len(seeds) > 1 else []
     if report.submitted:
         print(f"ran {report.submitted} cells in {time.perf_counter() - start:.1f} s ({report.done} done, "
               f"{report.failed} failed; {report.already_done} were already done in {args.out})", file=sys.stderr)
     if args.json:
         for row in rows:
             print(json.dumps(row, default=float))
+        for row in summary:
+            print(json.dumps({"summary": "over seeds", **row}, default=float))
     else:
         first = spec.runs[0]
         print(f"{first['activation']} autoencoder on data sets, {len(rows)} cells ({args.out}); steps = {first['steps']}, "
-              f"seed = {first['seed']}, test fraction {first['test_fraction']}; risk = held-out "
+              f"seed = {', '.join(map(str, seeds))}, test fraction {first['test_fraction']}; risk = held-out "
               "sum |x - x_hat|^2 / sum |x|^2 on the test items")
-        print(_universality_table(rows))
+        print(_universality_table(rows, by_seed=len(seeds) > 1))
+        if summary:
+            print(f"\nover the seeds {', '.join(map(str, seeds))} (each its own split, initialisation and test items): "
+                  "sd = spread of the held-out risk over the seeds, +- = sd / sqrt(seeds); best = the prediction "
+                  "(averaged over the seeds) closest to the mean held-out risk; off by = its distance in % of it; "
+                  "seeds within = seeds whose own cell has a prediction within the tolerance")
+            print(_seed_summary_table(summary))
+        for seed in seeds if len(seeds) > 1 else []:
+            print(_count_line([row for row in rows if row["seed"] == seed], f"seed {seed}"))
+        print(_count_line(summary or rows, "over the seeds' means" if summary else "count"))
         print("gauss: Gaussian min risk (proportional limit, spectrum of the training covariance); mix: 1 - kappa (1 - gauss); "
               "spiked / mix-s: the same with the top eigen-direction's arcsin kernel exact (theory/spiked.md); "
               "gmm-d: the theory encoder's exact risk under a 4-component zero-mean Gaussian mixture fitted to the "
@@ -787,9 +833,13 @@ def build_parser() -> argparse.ArgumentParser:
                  "help": f"rates r = n/d (default: {' '.join(f'{r:g}' for r in DEFAULT_RATES)})"}})
     p.add_argument("--remove-item-mean", choices=list(REMOVE_ITEM_MEAN), default="both",
                    help="subtract each item's mean: no, yes, or both as separate cells (default: both)")
-    run_options.add_arguments(p, RUN_OPTIONS, overrides={"gmm_optimum": {"help": (
-        "also predict with the best sign code for a 4-component Gaussian mixture with means fitted to the "
-        "training rows (gmm-opt; 10 s to minutes per cell) (default: true with the controls and the sign code)")}})
+    run_options.add_arguments(p, RUN_OPTIONS, overrides={
+        "gmm_optimum": {"help": (
+            "also predict with the best sign code for a 4-component Gaussian mixture with means fitted to the "
+            "training rows (gmm-opt; 10 s to minutes per cell) (default: true with the controls and the sign code)")},
+        "seed": {"nargs": "+", "metavar": "SEED", "help": (
+            f"{run_options.OPTIONS['seed'].help}; several seeds run each cell once per seed and add a table over "
+            "the seeds: mean held-out risk, its spread, the best mean prediction (default: 0)")}})
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DB",
                    help=f"results database, created if missing, resumed if present (default: {DEFAULT_OUT})")
     p.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")

@@ -28,7 +28,16 @@ Per cell (:func:`cell_row`): the record's fields, plus
   the run's own data size: the best prediction times (N - 1)/(N - n - 1), the least-squares
   decoder's out-of-sample excess on N training rows (:mod:`twolayer.theory.finite_sample`; None
   when the fit interpolates, n >= N - 1), and the held-out risk over it;
-* ``flags``: warnings about the cell (:data:`FLAGS`).
+* ``flags``: warnings about the cell (:data:`FLAGS`);
+* ``closest_relative_error``: min over the predictions of |prediction - final_risk| / final_risk,
+  and ``within_tolerance``: whether that is at most :data:`TOLERANCE` (None for a cell that is
+  not counted: not done, or n >= n_train / 2).
+
+:func:`suite_count` counts the cells within :data:`TOLERANCE`. Several seeds (``seed=[0, 1,
+2]``) make the seed a grid axis: each seed is its own cell (its own data split, initialisation
+and test items), and :func:`seed_summary` gives per (data set, preprocessing, rate) the mean
+held-out risk over the seeds with its spread, the mean of each prediction, and the best
+prediction of the means: the measurement with its training-and-split uncertainty.
 
 The default suite (:data:`DEFAULT_DATA`, :data:`DEFAULT_RATES`, both preprocessings) is the
 embedded data sets: 4 data sets x 2 preprocessings x 4 rates = 32 cells.
@@ -54,12 +63,15 @@ __all__ = [
     "PREDICTIONS",
     "REMOVE_ITEM_MEAN",
     "SuiteResult",
+    "TOLERANCE",
     "best_prediction",
     "cell_config",
     "cell_flags",
     "cell_row",
     "check_suite",
     "run_suite",
+    "seed_summary",
+    "suite_count",
     "suite_rows",
     "suite_spec",
 ]
@@ -94,6 +106,8 @@ FLAGS = {
     "kappa_raw>1": "norms more concentrated than a Gaussian's (kappa_raw above 1 by 3 standard errors): "
                    "not a scale mixture",
 }
+#: relative tolerance of the count: a cell is within when some prediction p has |p - held-out| <= TOLERANCE * held-out.
+TOLERANCE = 0.05
 #: the options a suite cell takes from the option table besides data, rate and remove_item_mean.
 RUN_OPTIONS = ("activation", "steps", "theory_steps", "controls", "gmm_optimum", "seed", "max_items", "test_fraction",
                "contrast_normalize", "whiten", "batch_size", "lr", "optimizer", "schedule", "init", "dtype")
@@ -119,12 +133,13 @@ def suite_spec(data=None, rates=None, remove_item_mean="both", *, name: str = SU
     **options
         Other run options (keys of :data:`~twolayer.config.OPTIONS`), shared by every cell;
         None values are left out (= the option's default), except ``gmm_optimum``, which the
-        suite turns on when the controls run and the code is sign.
+        suite turns on when the controls run and the code is sign. ``seed`` may be a sequence:
+        two or more distinct seeds become the innermost grid axis (one cell per seed).
 
     Returns
     -------
     SweepSpec
-        Runs in table order: data set, then preprocessing, then rate.
+        Runs in table order: data set, then preprocessing, then rate (then seed).
 
     Raises
     ------
@@ -137,6 +152,8 @@ def suite_spec(data=None, rates=None, remove_item_mean="both", *, name: str = SU
     >>> spec = suite_spec(["digits"], [0.25, 0.5], "yes", steps=50)
     >>> [(run["data"], run["remove_item_mean"], run["rate"], run["steps"]) for run in spec.runs]
     [('digits', True, 0.25, 50), ('digits', True, 0.5, 50)]
+    >>> [(run["rate"], run["seed"]) for run in suite_spec(["digits"], [0.25, 0.5], "yes", seed=[0, 1]).runs]
+    [(0.25, 0), (0.25, 1), (0.5, 0), (0.5, 1)]
     """
     if isinstance(remove_item_mean, bool):
         means = (remove_item_mean,)
@@ -156,6 +173,14 @@ def suite_spec(data=None, rates=None, remove_item_mean="both", *, name: str = SU
             raise ValueError(f"data {spec!r} is not a data set; the suite runs data sets (digits, patches:P[:N], lfw, "
                              "mnist:PATH, npz:PATH[:KEY], ...); for the Gaussian and structured sources use "
                              "twolayer train or twolayer sweep")
+    seeds = options.pop("seed", None)
+    if seeds is not None and not isinstance(seeds, (str, bytes)) and hasattr(seeds, "__iter__"):
+        seeds = _unique(OPTIONS["seed"].check(v) for v in seeds)
+        if not seeds:
+            raise ValueError("seed: expected at least one seed (an integer >= 0)")
+        options["seed"] = seeds[0] if len(seeds) == 1 else None
+    else:
+        options["seed"], seeds = seeds, None
     defaults = {k: v for k, v in options.items() if v is not None}
     if defaults.get("controls", True) and defaults.get("activation", "sign") == "sign":
         defaults.setdefault("gmm_optimum", True)  # the suite's one departure from the option defaults
@@ -165,6 +190,8 @@ def suite_spec(data=None, rates=None, remove_item_mean="both", *, name: str = SU
         "rate": _unique(OPTIONS["rate"].check(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
                         for v in rates),
     }
+    if seeds is not None and len(seeds) > 1:
+        grid["seed"] = seeds
     return spec_from_dict({"sweep": {"name": name, "description": "twolayer universality: held-out risk of the "
                                       "sign autoencoder on data sets against the Gaussian predictions"},
                            "grid": grid, "defaults": defaults}, f"<{name}>")
@@ -295,7 +322,7 @@ ROW_FIELDS = (
     "gmm_optimum_heldout_risk", "gmm_optimum_heldout_risk_stderr",
     "kappa", "kappa_raw", "kappa_stderr", "top_eigenvalue_fraction", "projection_excess_kurtosis",
     "projection_excess_kurtosis_top", "norm_spread", "norm_spread_gaussian", "norm_spread_ratio",
-    "flags", "status", "error", "seconds", "run_key",
+    "flags", "closest_relative_error", "within_tolerance", "seed", "status", "error", "seconds", "run_key",
 )
 
 
@@ -332,7 +359,10 @@ def cell_row(params: dict, metrics: dict | None, *, status: str | None = "done",
     name, value = best_prediction(row["final_risk"], predictions)
     row.update(predictions=predictions, best_prediction=value, best_prediction_name=name,
                best_ratio=row["final_risk"] / value if value else None,
-               flags=cell_flags(rec) if metrics is not None else [])
+               flags=cell_flags(rec) if metrics is not None else [], seed=params["seed"])
+    row["closest_relative_error"] = _closest_relative_error(row["final_risk"], predictions)
+    counted = status == "done" and row["closest_relative_error"] is not None and "n>=n_train/2" not in row["flags"]
+    row["within_tolerance"] = row["closest_relative_error"] <= TOLERANCE if counted else None
     if rec.get("n") and rec.get("n_train"):  # the same prediction at the run's own training size
         at_n = risk_at_sample_size(value, rec["n"], rec["n_train"])
         row.update(least_squares_factor=least_squares_factor(rec["n"], rec["n_train"]), best_prediction_at_n_train=at_n,
@@ -342,6 +372,100 @@ def cell_row(params: dict, metrics: dict | None, *, status: str | None = "done",
     for key, value in rec.items():
         row.setdefault(key, value)
     return row
+
+
+def _closest_relative_error(final_risk, predictions: dict):
+    """min over the predictions p (> 0) of |p - final_risk| / final_risk; None without a risk or a prediction."""
+    if final_risk is None or not final_risk > 0:
+        return None
+    errors = [abs(p - final_risk) / final_risk for p in predictions.values() if p is not None and p > 0]
+    return min(errors) if errors else None
+
+
+def suite_count(rows) -> tuple:
+    """How many counted cells have a prediction within :data:`TOLERANCE` of their held-out risk.
+
+    A cell is counted when it is done and n < n_train / 2 (issue 14's "meaningful" cells; the
+    least-squares decoder does not fit its training rows). Works on :func:`cell_row` rows and on
+    :func:`seed_summary` rows alike (their ``within_tolerance``).
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows with ``within_tolerance`` (True, False, or None for a cell not counted).
+
+    Returns
+    -------
+    tuple
+        ``(within, counted)``.
+
+    Examples
+    --------
+    >>> suite_count([{"within_tolerance": True}, {"within_tolerance": False}, {"within_tolerance": None}])
+    (1, 2)
+    """
+    counted = [row["within_tolerance"] for row in rows if row.get("within_tolerance") is not None]
+    return sum(counted), len(counted)
+
+
+def seed_summary(rows) -> list:
+    """Per (data set, preprocessing, rate): the held-out risk over seeds, with its spread, against the mean predictions.
+
+    Each seed is its own split, initialisation and test set, so the spread over seeds is the
+    uncertainty of "the trained held-out risk" from training and from the data split together
+    (the test-set standard error of one cell measures only the second part).
+
+    Parameters
+    ----------
+    rows : list of dict
+        :func:`cell_row` rows (several seeds per cell; rows not done are skipped).
+
+    Returns
+    -------
+    list of dict
+        One per (data, remove_item_mean, rate) with at least one seed done, in the order of
+        ``rows``: ``seeds`` (those done), ``final_risk`` (mean over them), ``final_risk_sd``
+        (sample standard deviation, None with one seed), ``final_risk_sem`` (sd / sqrt(seeds)),
+        ``predictions`` (name -> mean over the seeds, for the names every seed has),
+        ``best_prediction``, ``best_prediction_name``, ``best_ratio`` (of the means, as
+        :func:`best_prediction`), ``closest_relative_error``, ``within_tolerance`` (of the means;
+        None when any seed is not counted), ``seeds_within`` (how many seeds' own cells are
+        within), ``flags`` (every seed's, in :data:`FLAGS` order), and ``d``, ``n``, ``n_train``.
+
+    Examples
+    --------
+    >>> cells = [dict(data="x", remove_item_mean=False, rate=1.0, seed=s, status="done", final_risk=f,
+    ...               predictions={"gauss": 0.5}, flags=[], within_tolerance=abs(0.5 - f) <= 0.05 * f)
+    ...          for s, f in ((0, 0.50), (1, 0.54))]
+    >>> row = seed_summary(cells)[0]
+    >>> row["seeds"], round(row["final_risk"], 3), row["best_prediction_name"], row["seeds_within"]
+    ([0, 1], 0.52, 'gauss', 1)
+    """
+    groups: dict = {}
+    for row in rows:
+        if row.get("status") == "done" and row.get("final_risk") is not None:
+            groups.setdefault((row["data"], bool(row["remove_item_mean"]), row["rate"]), []).append(row)
+    out = []
+    for (data, mean, rate), cells in groups.items():
+        held = [cell["final_risk"] for cell in cells]
+        k = len(held)
+        average = math.fsum(held) / k
+        sd = math.sqrt(math.fsum((h - average) ** 2 for h in held) / (k - 1)) if k > 1 else None
+        names = [name for name in cells[0]["predictions"] if all(name in cell["predictions"] for cell in cells)]
+        predictions = {name: math.fsum(cell["predictions"][name] for cell in cells) / k for name in names}
+        name, value = best_prediction(average, predictions)
+        closest = _closest_relative_error(average, predictions)
+        counted = all(cell.get("within_tolerance") is not None for cell in cells) and closest is not None
+        flags = {flag for cell in cells for flag in cell.get("flags", [])}
+        out.append(dict(
+            data=data, remove_item_mean=mean, rate=rate, d=cells[0].get("d"), n=cells[0].get("n"),
+            n_train=cells[0].get("n_train"), seeds=[cell["seed"] for cell in cells], final_risk=average,
+            final_risk_sd=sd, final_risk_sem=sd / math.sqrt(k) if sd is not None else None, predictions=predictions,
+            best_prediction=value, best_prediction_name=name, best_ratio=average / value if value else None,
+            closest_relative_error=closest, within_tolerance=closest <= TOLERANCE if counted else None,
+            seeds_within=sum(bool(cell.get("within_tolerance")) for cell in cells),
+            flags=[flag for flag in FLAGS if flag in flags]))
+    return out
 
 
 def suite_rows(spec: SweepSpec, store) -> list:
