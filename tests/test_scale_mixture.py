@@ -13,6 +13,7 @@ from twolayer.theory.scale_mixture import (
     expected_gaussian_norm,
     kappa_of_scales,
     mixture_risk,
+    twin_scales,
 )
 
 D = 16
@@ -189,3 +190,31 @@ def test_mixture_risk_matches_monte_carlo_sign_autoencoder(law):
     assert abs(risk_mc - predicted) < 4 * stderr, (risk_mc, predicted, stderr)
     # and the mixture is strictly worse than the Gaussian (kappa < 1), by more than the noise
     assert predicted - r_gauss > 10 * stderr
+
+
+# -- twin_scales ---------------------------------------------------------------------------
+def test_twin_scales_recover_a_log_normal_scale_law():
+    """x = s g with log s ~ N(0, 0.6^2): the twin's log-scales have variance 0.36 (the data's
+    log-norm variance less the Gaussian's, computed here from independent rows) and kappa
+    e^-0.36; on Gaussian rows the scales stay within a few percent of 1."""
+    L, _ = _covariance_factor(D, seed=3)
+    rng = np.random.default_rng(4)
+    n = 60_000
+    X = np.exp(0.6 * rng.standard_normal(n))[:, None] * (rng.standard_normal((n, D)) @ L.T)
+    G = rng.standard_normal((n, D)) @ L.T
+    s = twin_scales(X, G)
+    assert np.var(np.log(s)) == pytest.approx(0.36, rel=0.03)
+    assert kappa_of_scales(s) == pytest.approx(math.exp(-0.36), abs=0.01)
+    assert np.exp(np.mean(np.log(s))) == pytest.approx(1.0, abs=1e-12)  # geometric mean 1
+    own = twin_scales(rng.standard_normal((n, D)) @ L.T, G)  # Gaussian data: no scale
+    assert np.max(np.abs(np.log(own))) < 0.25 and kappa_of_scales(own) > 0.999
+
+
+def test_twin_scales_rejects_bad_input():
+    G = np.ones((4, 3))
+    with pytest.raises(ValueError, match="columns"):
+        twin_scales(np.ones((4, 2)), G)
+    with pytest.raises(ValueError, match="none of zero norm"):
+        twin_scales(np.vstack([np.ones((3, 3)), np.zeros((1, 3))]), G)
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        twin_scales(np.ones((1, 3)), G)

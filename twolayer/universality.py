@@ -60,13 +60,15 @@ and two controls (``controls=True``) that separate the causes of a gap (theory/u
 * ``theory_encoder_contrast_risk``: its exact risk under the training rows grouped by contrast
   (``contrast_bins`` groups, each a zero-mean Gaussian with its own second moments:
   :func:`~twolayer.theory.gaussian_mixture.contrast_binned_mixture`; the direction-contrast
-  dependence of image patches), less the same model's excess on the twin's Gaussian rows (the
-  Gaussian's own norm fluctuations read as a scale). None when n_train < 4 d;
+  dependence of image patches), less the same model's excess on a scale-mixture twin: the twin's
+  Gaussian rows times scales with the norm spread of the training rows
+  (:func:`~twolayer.theory.scale_mixture.twin_scales`), whose exact risk is known (the binning
+  reads each row's own norm fluctuation as a scale). None when n_train < 4 d;
 * ``theory_encoder_brightness_contrast_risk`` (sign, linear): the same with the rows grouped by
   brightness (4 groups, the top principal projection), then contrast (8 groups in each), every
   group a Gaussian with its own mean and covariance
   (:func:`~twolayer.theory.gaussian_mixture.brightness_contrast_mixture`: raw image patches),
-  less its excess on the twin's Gaussian rows. None when n_train < 32 d;
+  less its excess on the same scale-mixture twin. None when n_train < 32 d;
 * ``gmm_optimum_risk`` (sign only): the best sign code for a Gaussian mixture *with means* of
   ``gmm_means_components`` components fitted to the training rows (scikit-learn's EM): the exact
   mixture risk minimised over the encoder by L-BFGS from the theory encoder
@@ -602,11 +604,12 @@ def _gmm_risk(B, Xtr, act):
 
 
 def _contrast_risk(B, Xtr, Gtr, gauss, act):
-    """(risk of B under the contrast-binned training rows, less the binning's own excess on Gaussian rows, bins).
+    """(risk of B under the contrast-binned training rows, less the binning's own excess on a scale twin, bins).
 
-    R_bins(X_train) - (R_bins(G) - R_gauss): G are the twin's Gaussian rows (same covariance and
-    count), on which binning by contrast mistakes the Gaussian's own norm fluctuations for a scale
-    (theory/universality.md, "Contrast bins"). Nones when N < 4 d.
+    R_bins(X_train) - (R_bins(T) - R_T) (:func:`_binned_risk`): T are the twin's Gaussian rows
+    (same covariance and count) times scales with the training rows' norm spread; binning by
+    contrast mistakes each row's own norm fluctuation for a scale (theory/universality.md,
+    "Contrast bins" and "The scale-mixture twin"). Nones when N < 4 d.
     """
     from .theory.gaussian_mixture import contrast_binned_mixture
 
@@ -625,18 +628,28 @@ def _brightness_contrast_risk(B, Xtr, Gtr, gauss, act):
 
 
 def _binned_risk(grouping, B, Xtr, Gtr, gauss, act):
-    """(R(B) under ``grouping(X_train)`` less its excess on the Gaussian rows G, the group count).
+    """(R(B) under ``grouping(X_train)`` less its excess on a scale-mixture twin, the group count).
 
-    R(X) - (R(G) - R_gauss).
+    R(X) - (R(T) - R_T): T = s * G, the twin's Gaussian rows times scales with the norm spread of
+    the training rows (:func:`~twolayer.theory.scale_mixture.twin_scales`), R_T its exact risk
+    (sign: 1 - kappa(s) (1 - R_gauss); relu, linear: R_gauss). For other activations (no closed
+    form on a scale mixture) T = G and R_T = R_gauss, the Gaussian excess.
     """
     from .theory.gaussian_mixture import gaussian_mixture_risk
+    from .theory.scale_mixture import kappa_of_scales, mixture_risk, twin_scales
 
     def risk(X):
         covs, weights, *means = grouping(X)
         return gaussian_mixture_risk(B, covs, weights, means=means[0] if means else None, activation=act), len(weights)
 
-    (data, groups), (twin, _) = risk(Xtr), risk(Gtr)
-    return data - (twin - gauss), groups
+    twin_rows, exact = Gtr, gauss
+    if act.name == "sign":
+        scales = twin_scales(Xtr, Gtr)
+        twin_rows, exact = scales[:, None] * Gtr, mixture_risk(gauss, kappa_of_scales(scales))
+    elif act.name in ("relu", "linear"):  # degree-1 homogeneous: a scale leaves the normalised risk alone
+        twin_rows = twin_scales(Xtr, Gtr)[:, None] * Gtr
+    (data, groups), (twin, _) = risk(Xtr), risk(twin_rows)
+    return data - (twin - exact), groups
 
 
 def _gmm_optimum(B, Xtr, act, seed):
