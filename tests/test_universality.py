@@ -186,9 +186,10 @@ def test_scale_mixture_data_follow_the_corrected_prediction(law, tmp_path):
     """x = s g with s uniform on {0.5, 2} (kappa = 0.7353) or log-normal, sigma 0.8 (kappa =
     e^-0.64 = 0.527): the theory encoder's held-out risk is 1 - kappa (1 - R_gauss) of its own
     Gaussian risk, and close to predicted_risk_mixture, while the plain Gaussian prediction is far
-    off. The binned data models, less their excess on the scale-mixture twin, give that exact
+    off. The contrast-binned model, less its excess on the scale-mixture twin, gives that exact
     risk (Proposition: the scale-mixture risk, theory/scale_mixture.md; the twin,
-    theory/universality.md "The scale-mixture twin")."""
+    theory/universality.md "The scale-mixture twin"); the brightness x contrast model, less its
+    excess on Gaussian rows, is optimistic here, as documented."""
     cov = _rotated_cov(_spectrum(), seed=9)
     rng = np.random.default_rng(10)
     s = rng.choice([0.5, 2.0], 20000) if law == "two-point" else np.exp(0.8 * rng.standard_normal(20000))
@@ -196,11 +197,11 @@ def test_scale_mixture_data_follow_the_corrected_prediction(law, tmp_path):
     np.save(tmp_path / "mix.npy", s[:, None] * gaussian_rows(cov, s.size, rng))
     rec = data_experiment(f"npy:{tmp_path / 'mix.npy'}", 0.5, steps=300, seed=0)
     assert rec["kappa"] == pytest.approx(kappa, abs=4 * rec["kappa_stderr"] + 0.01)
-    # bins-d and bc-d against the exact risk (measured +0.5 / +0.15 %; with the excess measured on
-    # Gaussian rows instead they were -1.2 / -3.1 % and -1.8 / -4.4 %)
+    # bins-d against the exact risk (measured +0.5 / +0.15 %; with the excess measured on Gaussian
+    # rows instead, -1.2 / -3.1 %); bc-d keeps the Gaussian excess: -1.8 / -4.4 % (measured)
     exact = mixture_risk(rec["theory_encoder_gaussian_risk"], kappa)
     assert rec["theory_encoder_contrast_risk"] == pytest.approx(exact, rel=0.01)
-    assert rec["theory_encoder_brightness_contrast_risk"] == pytest.approx(exact, rel=0.01)
+    assert -0.06 < rec["theory_encoder_brightness_contrast_risk"] / exact - 1 < -0.01
     err = rec["theory_encoder_risk_stderr"]
     assert abs(rec["theory_encoder_risk"] - rec["theory_encoder_mixture_risk"]) < 4 * err + 0.005
     assert abs(rec["predicted_risk_mixture"] - rec["theory_encoder_risk"]) < 0.05 * rec["theory_encoder_risk"]
