@@ -210,11 +210,16 @@ def test_twin_scales_recover_a_log_normal_scale_law():
     assert np.max(np.abs(np.log(own))) < 0.25 and kappa_of_scales(own) > 0.999
 
 
-def test_twin_scales_rejects_bad_input():
-    G = np.ones((4, 3))
+def test_twin_scales_rejects_bad_input_and_keeps_zero_rows():
+    rng = np.random.default_rng(5)
+    G = rng.standard_normal((50, 3))
     with pytest.raises(ValueError, match="columns"):
         twin_scales(np.ones((4, 2)), G)
     with pytest.raises(ValueError, match="none of zero norm"):
-        twin_scales(np.vstack([np.ones((3, 3)), np.zeros((1, 3))]), G)
-    with pytest.raises(ValueError, match="at least 2 rows"):
-        twin_scales(np.ones((1, 3)), G)
+        twin_scales(np.ones((4, 3)), np.vstack([G, np.zeros((1, 3))]))
+    with pytest.raises(ValueError, match="at least 2 rows of X"):
+        twin_scales(np.vstack([np.ones((1, 3)), np.zeros((3, 3))]), G)
+    X = rng.standard_normal((40, 3)) * np.exp(rng.standard_normal((40, 1)))
+    with_zero = twin_scales(np.vstack([X, np.zeros((1, 3))]), G)
+    assert np.array_equal(with_zero[:-1], twin_scales(X, G))  # a zero row changes nothing for the others
+    assert with_zero[-1] == with_zero[:-1].min()  # ... and gets the smallest of their scales

@@ -276,7 +276,8 @@ def twin_scales(X, G) -> np.ndarray:
 
         log s_i = c (log||x_i|| - mean_j log||x_j||),   c^2 = max(0, 1 - Var log||g|| / Var log||x||),
 
-    with Var log||g|| measured on the rows of G (Gaussian, the covariance of X). The twin rows
+    with Var log||g|| measured on the rows of G (Gaussian, the covariance of X). Rows of X with
+    zero norm (whose scale would be 0) get the smallest scale of the others. The twin rows
     s_i g_i then have (to second order in the log) the norm spread of X, and their exact risk is
     known: 1 - kappa(s) (1 - R_gauss) for the sign code (:func:`kappa_of_scales` of these s).
     On Gaussian X, c is O(N^(-1/4)) and s ~ 1. Status: a moment match in the log (exact in its
@@ -286,9 +287,9 @@ def twin_scales(X, G) -> np.ndarray:
     Parameters
     ----------
     X : array_like
-        N x d data rows (not all of zero norm).
+        N x d data rows, at least 2 of positive norm.
     G : array_like
-        M x d Gaussian rows with the covariance of X (any M >= 2).
+        M x d Gaussian rows with the covariance of X (M >= 2, none of zero norm).
 
     Returns
     -------
@@ -298,8 +299,8 @@ def twin_scales(X, G) -> np.ndarray:
     Raises
     ------
     ValueError
-        If X or G is not a finite 2-D array with at least 2 rows of positive norm, or their
-        widths differ.
+        If X or G is not a finite 2-D array, X has fewer than 2 rows of positive norm, G has
+        fewer than 2 rows or one of zero norm, or their widths differ.
 
     Examples
     --------
@@ -312,13 +313,15 @@ def twin_scales(X, G) -> np.ndarray:
     X, G = as_matrix(X, "X"), as_matrix(G, "G")
     if X.shape[1] != G.shape[1]:
         raise ValueError(f"X has d = {X.shape[1]} columns but G has {G.shape[1]}")
-    logs = []
-    for name, rows in (("X", X), ("G", G)):
-        sq = np.einsum("ij,ij->i", rows, rows)
-        if rows.shape[0] < 2 or np.any(sq <= 0.0):
-            raise ValueError(f"twin_scales needs at least 2 rows of {name}, none of zero norm")
-        logs.append(0.5 * np.log(sq))
-    lx, lg = logs
+    sx, sg = np.einsum("ij,ij->i", X, X), np.einsum("ij,ij->i", G, G)
+    positive = sx > 0.0
+    if np.count_nonzero(positive) < 2:
+        raise ValueError("twin_scales needs at least 2 rows of X of positive norm")
+    if sg.size < 2 or np.any(sg <= 0.0):
+        raise ValueError("twin_scales needs at least 2 rows of G, none of zero norm")
+    lx, lg = 0.5 * np.log(sx[positive]), 0.5 * np.log(sg)
     vx = float(lx.var())
     c = math.sqrt(max(0.0, 1.0 - float(lg.var()) / vx)) if vx > 0.0 else 0.0
-    return np.exp(c * (lx - lx.mean()))
+    log_scales = np.full(sx.shape, float(lx.min()))
+    log_scales[positive] = lx
+    return np.exp(c * (log_scales - lx.mean()))
