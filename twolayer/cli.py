@@ -652,8 +652,8 @@ def _cmd_universality(args) -> int:
                   "(averaged over the seeds) closest to the mean held-out risk; off by = its distance in % of it; "
                   "seeds within = seeds whose own cell has a prediction within the tolerance")
             print(_seed_summary_table(summary))
-        for seed in seeds if len(seeds) > 1 else []:
-            print(_count_line([row for row in rows if row["seed"] == seed], f"seed {seed}"))
+            for seed in seeds:
+                print(_count_line([row for row in rows if row["seed"] == seed], f"seed {seed}"))
         print(_count_line(summary or rows, "over the seeds' means" if summary else "count"))
         print("gauss: Gaussian min risk (proportional limit, spectrum of the training covariance); mix: 1 - kappa (1 - gauss); "
               "spiked / mix-s: the same with the top eigen-direction's arcsin kernel exact (theory/spiked.md); "
