@@ -186,6 +186,26 @@ def test_cli_json_and_table_read_the_store(suite, capsys):
         f"count: some prediction within 5% of the held-out risk in {within} of 4 cells with n < n_train/2"]
 
 
+def test_cells_of_another_version_are_named(suite, capsys, monkeypatch):
+    """A store resumed by a newer version keeps the old records: the command says so on stderr."""
+    from twolayer import _version
+    from twolayer.suite import stale_cells
+
+    _, db, result = suite
+    assert {row["version"] for row in result.rows} == {twolayer.__version__}  # the store's version column
+    assert stale_cells(result.rows) == []
+    argv = ["universality", "--data", *DATA, "--rate", str(RATE), "--steps", "40", "--theory-steps", "40",
+            "--max-items", "600", "--seed", str(SEED), "--out", str(db), "--no-progress", "--no-gmm-optimum", "--json"]
+    assert main(argv) == 0
+    assert "note:" not in capsys.readouterr().err
+    monkeypatch.setattr(_version, "__version__", "99.0.0")
+    assert main(argv) == 0  # nothing is rerun: the cells are keyed by their options
+    err = capsys.readouterr().err
+    assert (f"note: 4 of 4 cells in {db} were computed by twolayer {twolayer.__version__} (this is 99.0.0)" in err
+            and "ran " not in err)
+    assert len(stale_cells(result.rows, "99.0.0")) == 4
+
+
 @pytest.mark.parametrize("argv, needle", [
     (["--data", "nosuchset"], "unknown data spec kind"),
     (["--data", "digits", "--rate", "0"], "expected a finite number > 0"),
@@ -350,3 +370,62 @@ def test_cli_prints_the_seeds_and_their_summary(seeded, capsys):
     for seed, line in zip(SEEDS, counts):
         own = suite_count([row for row in result.rows if row["seed"] == seed])
         assert line.startswith(f"seed {seed}:") and f"in {own[0]} of {own[1]} cells" in line
+
+
+def test_plot_draws_each_prediction_error_of_the_seeds_means(seeded, tmp_path, capsys):
+    """``--plot``: the CSV beside the image holds 100 (p - held) / held of each prediction, recomputed here."""
+    import csv
+
+    from matplotlib.image import imread
+
+    _, db, result = seeded
+    image = tmp_path / "suite.png"
+    argv = ["universality", "--data", "digits", "--rate", "0.25", "1", "--remove-item-mean", "no", "--steps", "5",
+            "--no-controls", "--max-items", "300", "--seed", *map(str, SEEDS), "--out", str(db), "--no-progress",
+            "--plot", str(image)]
+    assert main(argv) == 0
+    assert f"wrote {image}, {image.with_suffix('.csv')}" in capsys.readouterr().err
+    height, width, _ = imread(image).shape  # a real PNG
+    assert height > 300 and width > 300
+    with open(image.with_suffix(".csv"), newline="") as fh:
+        points = list(csv.DictReader(fh))
+    labels = dict(PREDICTIONS)
+    for rate, cells in ((0.25, result.rows[:3]), (1.0, result.rows[3:])):
+        held = np.mean([cell["final_risk"] for cell in cells])
+        sd = np.std([cell["final_risk"] for cell in cells], ddof=1)
+        mine = [p for p in points if float(p["rate"]) == rate]
+        names = [name for name, _ in PREDICTIONS if cells[0][name] is not None]
+        assert [p["prediction"] for p in mine] == [labels[name] for name in names]
+        errors = [100 * (np.mean([cell[name] for cell in cells]) - held) / held for name in names]
+        assert [float(p["error_percent"]) for p in mine] == pytest.approx(errors, rel=1e-9)
+        assert all(float(p["held_out_uncertainty"]) == pytest.approx(sd, rel=1e-9) and p["seeds"] == "3" for p in mine)
+        first = int(np.argmin(np.abs(errors)))  # ties (mix = gauss where kappa = 1): the first, in PREDICTIONS order
+        assert [p["closest"] == "True" for p in mine] == [i == first for i in range(len(errors))]
+    within = sum(p["closest"] == "True" and p["within"] == "True" for p in points)
+    assert (within, 2) == suite_count(seed_summary(result.rows))
+
+
+def test_plot_of_one_seed_uses_the_test_set_error(seeded, tmp_path):
+    from twolayer.figures.suite import suite_figure, suite_points
+
+    _, _, result = seeded
+    one = [row for row in result.rows if row["seed"] == SEED]
+    points = suite_points(one)
+    assert {p["held_out_uncertainty"] for p in points} == {row["final_risk_stderr"] for row in one}
+    for p in points:
+        row = next(r for r in one if r["rate"] == p["rate"])
+        value = row["predictions"][dict((b, a) for a, b in PREDICTIONS)[p["prediction"]]]
+        assert p["error_percent"] == pytest.approx(100 * (value - row["final_risk"]) / row["final_risk"], rel=1e-12)
+    files = suite_figure(one, tmp_path / "one.svg")
+    assert files[0].read_text().lstrip().startswith("<?xml") and files[1].suffix == ".csv"
+    with pytest.raises(ValueError, match=r"must end in \.png, \.pdf, \.svg"):
+        suite_figure(one, tmp_path / "one.txt")
+
+
+def test_plot_with_a_bad_name_fails_before_any_cell_runs(tmp_path, capsys):
+    db = tmp_path / "never.sqlite"
+    assert main(["universality", "--data", "digits", "--out", str(db), "--plot", str(tmp_path / "x.txt")]) == 2
+    err = capsys.readouterr().err
+    assert "the file name must end in .png, .pdf, .svg" in err and len(err.strip().splitlines()) == 1
+    assert main(["universality", "--data", "digits", "--out", str(db), "--plot", str(tmp_path / "no" / "x.png")]) == 2
+    assert "does not exist" in capsys.readouterr().err and not db.exists()

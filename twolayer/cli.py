@@ -4,7 +4,7 @@
     twolayer train  --d 256 --rate 0.5 --activation sign --method population [--json]
     twolayer sweep SPEC.toml --out RESULTS.sqlite      twolayer results RESULTS.sqlite
     twolayer figure NAME                                twolayer reproduce [--quick]
-    twolayer universality [--data SPEC ...] [--rate R ...] [--remove-item-mean {no,yes,both}] [--out DB] [--json]
+    twolayer universality [--data SPEC ...] [--rate R ...] [--remove-item-mean {no,yes,both}] [--out DB] [--json] [--plot FILE]
 
 The options of ``train`` (and the matching ones of ``theory``) are generated from the one
 option table :data:`twolayer.config.OPTIONS`, the table the sweep specs and the Python API
@@ -612,7 +612,8 @@ def _count_line(rows: list[dict], what: str) -> str:
 
 def _cmd_universality(args) -> int:
     from ._files import check_output_path
-    from .suite import FLAGS, RUN_OPTIONS, run_suite, seed_summary, suite_rows, suite_spec
+    from ._version import __version__ as twolayer_version
+    from .suite import FLAGS, RUN_OPTIONS, run_suite, seed_summary, stale_cells, suite_rows, suite_spec
 
     options = run_options.from_arguments(args, RUN_OPTIONS)
     spec = suite_spec(args.data, args.rate, args.remove_item_mean, **options)
@@ -620,6 +621,13 @@ def _cmd_universality(args) -> int:
         check_output_path(args.out, overwrite=True, what="results database")
     elif Path(args.out).is_dir():
         raise ValueError(f"results database {args.out!r} is a folder; give a file name")
+    if args.plot is not None:  # checked before any cell runs
+        from .figures.suite import IMAGE_SUFFIXES
+
+        if Path(args.plot).suffix.lower() not in IMAGE_SUFFIXES:
+            raise ValueError(f"--plot {args.plot!r}: the file name must end in {', '.join(IMAGE_SUFFIXES)}")
+        for path in (args.plot, Path(args.plot).with_suffix(".csv")):
+            check_output_path(path, overwrite=True, what="plot file")
     start = time.perf_counter()
     try:
         result = run_suite(spec, args.out, workers=args.workers, progress=not args.no_progress,
@@ -630,6 +638,12 @@ def _cmd_universality(args) -> int:
               "run the same command again to finish the table", file=sys.stderr)
         return _interrupt_status(exc)
     rows, report = result.rows, result.report
+    stale = stale_cells(rows)
+    if stale:
+        versions = ", ".join(sorted({row["version"] for row in stale}))
+        print(f"note: {len(stale)} of {len(rows)} cells in {args.out} were computed by twolayer {versions} "
+              f"(this is {twolayer_version}); their predictions are not recomputed on reading: give a new --out "
+              "to recompute them", file=sys.stderr)
     seeds = sorted({run["seed"] for run in spec.runs})
     summary = seed_summary(rows) if len(seeds) > 1 else []
     if report.submitted:
@@ -671,6 +685,13 @@ def _cmd_universality(args) -> int:
               "kurt: excess kurtosis of the principal projections (variance-weighted); spread: std/mean of |x|^2 "
               "over its Gaussian value.")
         print("flags: " + "; ".join(f"{flag}: {meaning}" for flag, meaning in FLAGS.items()))
+    if args.plot is not None:
+        from .figures.suite import suite_figure
+
+        if any(row["status"] == "done" for row in rows):
+            print(f"wrote {', '.join(map(str, suite_figure(rows, args.plot)))}", file=sys.stderr)
+        else:
+            print(f"no cell done: {args.plot} not written", file=sys.stderr)
     failed = [row for row in rows if row["status"] != "done"]
     for row in failed:
         print(f"failed: data={row['data']}, remove_item_mean={str(row['remove_item_mean']).lower()}, "
@@ -844,6 +865,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"results database, created if missing, resumed if present (default: {DEFAULT_OUT})")
     p.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--json", action="store_true", help="print one JSON record per cell (default: a table)")
+    p.add_argument("--plot", metavar="FILE", default=None,
+                   help="also draw every prediction's error against the held-out risk, one panel per data set "
+                        "(.png, .pdf or .svg; its numbers go to the same name with .csv) (default: no plot)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (default: a bar on stderr)")
     p.set_defaults(func=_cmd_universality)
 

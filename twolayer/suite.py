@@ -71,6 +71,7 @@ __all__ = [
     "check_suite",
     "run_suite",
     "seed_summary",
+    "stale_cells",
     "suite_count",
     "suite_rows",
     "suite_spec",
@@ -322,12 +323,12 @@ ROW_FIELDS = (
     "gmm_optimum_heldout_risk", "gmm_optimum_heldout_risk_stderr",
     "kappa", "kappa_raw", "kappa_stderr", "top_eigenvalue_fraction", "projection_excess_kurtosis",
     "projection_excess_kurtosis_top", "norm_spread", "norm_spread_gaussian", "norm_spread_ratio",
-    "flags", "closest_relative_error", "within_tolerance", "seed", "status", "error", "seconds", "run_key",
+    "flags", "closest_relative_error", "within_tolerance", "seed", "status", "error", "seconds", "run_key", "version",
 )
 
 
 def cell_row(params: dict, metrics: dict | None, *, status: str | None = "done", error: str | None = None,
-             seconds: float | None = None) -> dict:
+             seconds: float | None = None, version: str | None = None) -> dict:
     """One cell of the table from its run options and record (the store's ``params`` and ``metrics``).
 
     Parameters
@@ -342,6 +343,8 @@ def cell_row(params: dict, metrics: dict | None, *, status: str | None = "done",
         A failed run's error.
     seconds : float or None, optional
         Wall time of the run.
+    version : str or None, optional
+        The twolayer version that computed the record (the store's ``version`` column).
 
     Returns
     -------
@@ -352,7 +355,7 @@ def cell_row(params: dict, metrics: dict | None, *, status: str | None = "done",
     rec = dict(metrics or {})
     row = {field: rec.get(field) for field in ROW_FIELDS}
     row.update(data=params["data"], remove_item_mean=bool(params["remove_item_mean"]), status=status, error=error,
-               seconds=seconds if seconds is not None else rec.get("seconds"), run_key=run_key(params))
+               seconds=seconds if seconds is not None else rec.get("seconds"), run_key=run_key(params), version=version)
     if row["rate"] is None:
         row["rate"] = params["rate"]
     predictions = {name: rec[name] for name, _ in PREDICTIONS if rec.get(name) is not None}
@@ -497,8 +500,39 @@ def suite_rows(spec: SweepSpec, store) -> list:
             rows.append(cell_row(params, None, status=None))
         else:
             metrics = got["metrics"] if got["status"] == "done" else None
-            rows.append(cell_row(params, metrics, status=got["status"], error=got["error"], seconds=got["seconds"]))
+            rows.append(cell_row(params, metrics, status=got["status"], error=got["error"], seconds=got["seconds"],
+                                 version=got.get("version")))
     return rows
+
+
+def stale_cells(rows, version: str | None = None) -> list:
+    """The done cells that another twolayer version computed (their predictions are not recomputed on reading).
+
+    A cell is keyed by its options alone, so a store resumed under a newer version keeps the
+    records of the older one; a prediction changed or added since is stale or missing there.
+
+    Parameters
+    ----------
+    rows : list of dict
+        :func:`cell_row` rows (e.g. :func:`suite_rows`).
+    version : str or None, optional
+        The version to compare with (default: this package's).
+
+    Returns
+    -------
+    list of dict
+        The rows whose ``version`` is known and differs.
+
+    Examples
+    --------
+    >>> [r["version"] for r in stale_cells([{"status": "done", "version": "0.1.0"},
+    ...                                     {"status": "done", "version": "9.9"}], "9.9")]
+    ['0.1.0']
+    """
+    from ._version import __version__
+
+    version = __version__ if version is None else version
+    return [row for row in rows if row.get("status") == "done" and row.get("version") not in (None, version)]
 
 
 # ----------------------------------------------------------------------------- running
