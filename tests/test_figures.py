@@ -208,3 +208,23 @@ def test_regularised_figure(quick_figures):
     l1 = sorted((r for r in rows if r["panel"] == "l1"), key=lambda r: float(r["l1_weight"]))
     norms, risks = [float(r["l1_per_neuron"]) for r in l1], [float(r["risk"]) for r in l1]
     assert norms == sorted(norms, reverse=True) and risks[-1] == max(risks)
+
+
+def test_universality_figure_draws_the_data_models(quick_figures):
+    """The dotted series are the runs' gmm-d, bins-d and bc-d; bc-d only where N >= 32 d (not the digits)."""
+    from twolayer.sweep import ResultStore
+
+    rows = read_csv(quick_figures / "universality.csv")
+    with ResultStore(quick_figures / "universality.quick.sqlite", create=False) as store:
+        records = [row["metrics"] for row in store.rows() if row["status"] == "done"]
+    fields = {"gmm-d": "theory_encoder_gmm_risk", "bins-d": "theory_encoder_contrast_risk",
+              "bc-d": "theory_encoder_brightness_contrast_risk"}
+    seen = set()
+    for name, field in fields.items():
+        for r in (r for r in rows if r["series"] == f"{name} (data model, theory encoder)"):
+            data = "digits" if r["panel"].startswith("digits") else "patches"
+            (rec,) = [m for m in records if m["rate"] == float(r["rate"]) and m["dataset"].startswith(data)]
+            assert float(r["risk"]) == pytest.approx(rec[field], rel=1e-12)
+            seen.add((data, name))
+    assert seen == {("digits", "gmm-d"), ("digits", "bins-d"), ("patches", "gmm-d"), ("patches", "bins-d"),
+                    ("patches", "bc-d")}

@@ -32,6 +32,13 @@ IMAGE_SUFFIXES = (".png", ".pdf", ".svg")
 _MARKERS = "osDP*XphdH"  # no arrow-like markers: ^ and v mark the predictions beyond ERROR_LIMIT
 
 
+def prediction_styles() -> dict:
+    """Short label -> {color, marker} of each prediction (:data:`twolayer.suite.PREDICTIONS` order); shared by the figures."""
+    from ..suite import PREDICTIONS
+
+    return {label: dict(color=f"C{i % 10}", marker=_MARKERS[i % len(_MARKERS)]) for i, (_, label) in enumerate(PREDICTIONS)}
+
+
 def _cells(rows: list[dict]) -> tuple[list[dict], str]:
     """The cells to draw (the seeds' means with several seeds) and how the held-out risk was measured."""
     from ..suite import seed_summary
@@ -133,7 +140,7 @@ def suite_figure(rows: list[dict], path, *, title: str | None = None) -> list[Pa
     nrows = math.ceil(len(panels) / ncols)
     fig, axes = figure((5.4 * ncols, 2.9 * nrows + 1.0), nrows, ncols, squeeze=False)
     labels = [label for _, label in PREDICTIONS]
-    style = {label: dict(color=f"C{i % 10}", marker=_MARKERS[i % len(_MARKERS)]) for i, label in enumerate(labels)}
+    style = prediction_styles()
     band = 100.0 * TOLERANCE
     for ax, ((data, prep), group) in zip(axes.flat, panels.items()):
         rates = sorted({p["rate"] for p in group})

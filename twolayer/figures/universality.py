@@ -12,10 +12,16 @@ run is :func:`twolayer.universality.data_experiment` (see theory/universality.md
 * open squares: the Gaussian twin (same pipeline on N(0, Sigma_train) samples);
 * open triangles: the theory-optimal encoder (Adam on the exact Gaussian risk,
   :data:`twolayer.simulations.training.THEORY_OPTIMIZER`) with its least-squares decoder, on the real
-  test rows.
+  test rows;
+* small markers, dotted: the data models' predictions of that encoder's risk (exact risks
+  under a model built from the training rows; theory/universality.md): ``gmm-d`` (a 4-component
+  zero-mean Gaussian mixture), ``bins-d`` (the rows grouped by contrast) and ``bc-d`` (by
+  brightness x contrast, means kept; needs 32 d training rows), with the suite's colours and
+  markers (:func:`twolayer.figures.suite.prediction_styles`).
 
 Where the circles sit on the solid curve, the Gaussian theory is universal for that data
-set; where they sit on the dashed one, the data behave as a Gaussian scale mixture.
+set; where they sit on the dashed one, the data behave as a Gaussian scale mixture; where they
+sit on a dotted one, that data model describes them.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import numpy as np
 from .. import theory
 from ..theory.scale_mixture import mixture_risk
 from .common import FigureOutput, figure, run_spec, save, styled, write_csv
+from .suite import prediction_styles
 
 #: (record field, stderr field, label, matplotlib style) of the measured series.
 POINTS = (
@@ -37,6 +44,13 @@ POINTS = (
      dict(marker="s", color="C2", ms=6, ls="none", mfc="none", mew=1.4)),
     ("theory_encoder_risk", "theory_encoder_risk_stderr", "theory-optimal encoder on the real data",
      dict(marker="^", color="C3", ms=6.5, ls="none", mfc="none", mew=1.4)),
+)
+
+#: (record field, suite label, model) of the data models' predictions drawn (at the theory encoder).
+DATA_MODELS = (
+    ("theory_encoder_gmm_risk", "gmm-d", "4-Gaussian mixture"),
+    ("theory_encoder_contrast_risk", "bins-d", "contrast groups"),
+    ("theory_encoder_brightness_contrast_risk", "bc-d", "brightness x contrast groups"),
 )
 
 
@@ -66,7 +80,8 @@ def _by_rate(group: list[dict]) -> list[dict]:
     for rate in rates:
         rs = [r for r in group if r["rate"] == rate]
         point = {"rate": rate, "seeds": len(rs)}
-        for field in ("predicted_risk", "predicted_risk_mixture", "kappa", "train_risk", "theory_encoder_gaussian_risk"):
+        for field in ("predicted_risk", "predicted_risk_mixture", "kappa", "train_risk", "theory_encoder_gaussian_risk",
+                      *(field for field, _, _ in DATA_MODELS)):
             vals = [r[field] for r in rs if r.get(field) is not None]
             point[field] = float(np.mean(vals)) if vals else None
         for field, se_field, _, _ in POINTS:
@@ -139,6 +154,14 @@ def universality(out: Path, *, quick: bool = False, workers=None, progress=False
                         capsize=2.5, label=name, **style)
             table += [{"panel": label, "series": name, "rate": p["rate"], "risk": p[field], "stderr": p[se_field],
                        "seeds": p["seeds"]} for p in pts]
+        styles = prediction_styles()
+        for field, name, model in DATA_MODELS:
+            pts = [p for p in points if p[field] is not None]
+            if pts:
+                ax.plot([p["rate"] for p in pts], [p[field] for p in pts], ls=":", lw=1.1, ms=4.5,
+                        label=f"{name}: theory encoder's risk, {model}", **styles[name])
+                table += [{"panel": label, "series": f"{name} (data model, theory encoder)", "rate": p["rate"],
+                           "risk": p[field], "seeds": p["seeds"]} for p in pts]
         raw = float(np.mean([r.get("kappa_raw") or r["kappa"] for r in group]))
         kappa_text = f"κ = {kappa:.3f}" + (f" (raw {raw:.3f}, clipped)" if raw > kappa + 5e-4 else "")
         ax.set(title=f"{label}\n{kappa_text}, {first['n_train']} training / {first['n_test']} test items",
@@ -156,8 +179,14 @@ def universality(out: Path, *, quick: bool = False, workers=None, progress=False
         ax.set_xlabel("rate r = n/d (bits per input dimension)")
     for ax in list(axes.flat)[count:]:
         ax.set_visible(False)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3), frameon=False)
+    legend: dict = {}  # every panel's series once (bc-d, say, only where a data set has enough rows)
+    for ax in axes.flat:
+        for handle, name in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(name, handle)
+    points_first = [name for _, _, name, _ in POINTS]  # the measurements, then the curves and the data models
+    names = sorted(legend, key=lambda name: (name not in points_first, list(legend).index(name)))
+    fig.legend([legend[name] for name in names], names, loc="outside lower center", ncols=min(len(names), 3),
+               frameon=False)
     fig.suptitle("Sign autoencoder on standard data: held-out risk vs the Gaussian theory", fontsize=11)
     files = save(fig, out, "universality") + [write_csv(out / "universality.csv", table)]
     return FigureOutput("universality", files, summary)
