@@ -33,6 +33,7 @@ from twolayer.suite import (
     PREDICTIONS,
     TOLERANCE,
     check_suite,
+    count_if_exact,
     run_suite,
     seed_summary,
     suite_count,
@@ -370,6 +371,32 @@ def test_cli_prints_the_seeds_and_their_summary(seeded, capsys):
     for seed, line in zip(SEEDS, counts):
         own = suite_count([row for row in result.rows if row["seed"] == seed])
         assert line.startswith(f"seed {seed}:") and f"in {own[0]} of {own[1]} cells" in line
+    exact = count_if_exact(summary)
+    (noise,) = [line for line in out if line.startswith("noise:")]
+    assert f"at one seed in {exact['expected_one_seed']:.1f} of 2 cells" in noise
+    assert f"on the means in {exact['expected_mean']:.1f}" in noise
+
+
+def test_count_if_exact_against_monte_carlo():
+    """A prediction equal to the mean, a normal held-out risk: the chance of |p - h| <= 5 % h by simulation."""
+    rng = np.random.default_rng(7)
+    cells = [dict(final_risk=0.30, final_risk_sd=0.009, seeds=[0, 1, 2], within_tolerance=True),
+             dict(final_risk=0.50, final_risk_sd=0.020, seeds=[0, 1, 2], within_tolerance=False),
+             dict(final_risk=0.20, final_risk_sd=0.004, seeds=[0, 1, 2, 3, 4], within_tolerance=True),
+             dict(final_risk=0.20, final_risk_sd=0.004, seeds=[0, 1, 2], within_tolerance=None)]  # not counted
+    one, mean = [], []
+    for cell in cells[:3]:
+        mu, sd, k = cell["final_risk"], cell["final_risk_sd"], len(cell["seeds"])
+        h = rng.normal(mu, sd, size=(200_000, k))
+        one.append(np.mean(np.abs(mu - h[:, 0]) <= TOLERANCE * h[:, 0]))  # the count's own rule, exactly
+        means = h.mean(axis=1)
+        mean.append(np.mean(np.abs(mu - means) <= TOLERANCE * means))
+    got = count_if_exact(cells)
+    assert got["cells"] == 3
+    assert got["expected_one_seed"] == pytest.approx(sum(one), abs=0.01)  # MC error ~0.002; first order ~0.003
+    assert got["all_one_seed"] == pytest.approx(np.prod(one), abs=0.01)
+    assert got["expected_mean"] == pytest.approx(sum(mean), abs=0.01)
+    assert got["all_mean"] == pytest.approx(np.prod(mean), abs=0.01)
 
 
 def test_plot_draws_each_prediction_error_of_the_seeds_means(seeded, tmp_path, capsys):

@@ -613,7 +613,8 @@ def _count_line(rows: list[dict], what: str) -> str:
 def _cmd_universality(args) -> int:
     from ._files import check_output_path
     from ._version import __version__ as twolayer_version
-    from .suite import FLAGS, RUN_OPTIONS, run_suite, seed_summary, stale_cells, suite_rows, suite_spec
+    from .suite import (FLAGS, RUN_OPTIONS, TOLERANCE, count_if_exact, run_suite, seed_summary, stale_cells,
+                        suite_rows, suite_spec)
 
     options = run_options.from_arguments(args, RUN_OPTIONS)
     spec = suite_spec(args.data, args.rate, args.remove_item_mean, **options)
@@ -669,6 +670,12 @@ def _cmd_universality(args) -> int:
             for seed in seeds:
                 print(_count_line([row for row in rows if row["seed"] == seed], f"seed {seed}"))
         print(_count_line(summary or rows, "over the seeds' means" if summary else "count"))
+        exact = count_if_exact(summary)
+        if exact["cells"]:
+            print(f"noise: a prediction equal to each cell's mean held-out risk would be within {TOLERANCE:.0%} at one "
+                  f"seed in {exact['expected_one_seed']:.1f} of {exact['cells']} cells on average (all: "
+                  f"{exact['all_one_seed']:.0%}), and on the means in {exact['expected_mean']:.1f} (all: "
+                  f"{exact['all_mean']:.0%}): normal errors with the sd over the seeds")
         print("gauss: Gaussian min risk (proportional limit, spectrum of the training covariance); mix: 1 - kappa (1 - gauss); "
               "spiked / mix-s: the same with the top eigen-direction's arcsin kernel exact (theory/spiked.md); "
               "gmm-d: the theory encoder's exact risk under a 4-component zero-mean Gaussian mixture fitted to the "

@@ -69,6 +69,7 @@ __all__ = [
     "cell_flags",
     "cell_row",
     "check_suite",
+    "count_if_exact",
     "run_suite",
     "seed_summary",
     "stale_cells",
@@ -409,6 +410,51 @@ def suite_count(rows) -> tuple:
     """
     counted = [row["within_tolerance"] for row in rows if row.get("within_tolerance") is not None]
     return sum(counted), len(counted)
+
+
+def count_if_exact(summary, tolerance: float = TOLERANCE) -> dict:
+    r"""The count a perfect prediction would reach, given the held-out risk's spread over the seeds.
+
+    Take a prediction equal to each cell's mean held-out risk mu, and a measured risk
+    h ~ N(mu, sigma^2) with sigma the sample sd over the cell's k seeds. To first order in
+    sigma / mu it is within the tolerance t of one seed's risk with probability
+    erf(t mu / (sigma sqrt 2)), and of the mean of the k seeds with probability
+    erf(t mu sqrt(k) / (sigma sqrt 2)). The sums are the expected counts, the products the
+    chances that every cell is within. Status: a normal approximation with sigma estimated
+    from k seeds (with k = 3 it is itself uncertain by about half); it says how much of a
+    count's shortfall the measurement's own noise explains.
+
+    Parameters
+    ----------
+    summary : list of dict
+        :func:`seed_summary` rows; cells not counted (``within_tolerance`` None) or with one seed
+        are left out.
+    tolerance : float, optional
+        The relative tolerance t (default :data:`TOLERANCE`).
+
+    Returns
+    -------
+    dict
+        ``cells`` (those used), ``expected_one_seed``, ``all_one_seed``, ``expected_mean``,
+        ``all_mean``.
+
+    Examples
+    --------
+    >>> row = dict(final_risk=0.5, final_risk_sd=0.025, seeds=[0, 1, 2, 3], within_tolerance=True)
+    >>> got = count_if_exact([row])          # t mu / sigma = 1 and 2: erf(1/sqrt 2), erf(2/sqrt 2)
+    >>> round(got["expected_one_seed"], 4), round(got["expected_mean"], 4)
+    (0.6827, 0.9545)
+    """
+    one, mean = [], []
+    for row in summary:
+        sd, k = row.get("final_risk_sd"), len(row.get("seeds", []))
+        if row.get("within_tolerance") is None or sd is None or k < 2:
+            continue
+        z = tolerance * row["final_risk"] / (sd * math.sqrt(2.0)) if sd > 0 else math.inf
+        one.append(math.erf(z))
+        mean.append(math.erf(z * math.sqrt(k)))
+    return dict(cells=len(one), expected_one_seed=math.fsum(one), all_one_seed=math.prod(one),
+                expected_mean=math.fsum(mean), all_mean=math.prod(mean))
 
 
 def seed_summary(rows) -> list:
