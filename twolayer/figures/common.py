@@ -244,6 +244,28 @@ def figure(size=ONE_PANEL, nrows: int = 1, ncols: int = 1, **subplots):
     return fig, fig.subplots(nrows, ncols, **subplots)
 
 
+def legend_entries(axes) -> dict:
+    """Label -> handle of every labelled artist of ``axes``, each label once, in order of appearance.
+
+    A figure-level legend built from it lists a series that only some panels draw.
+
+    Parameters
+    ----------
+    axes : iterable of matplotlib.axes.Axes
+        The panels (e.g. ``axes.flat``).
+
+    Returns
+    -------
+    dict
+        The first handle of each label.
+    """
+    entries: dict = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    return entries
+
+
 def styled(fn):
     """Run a plotting function under :data:`STYLE` (rcParams restored afterwards).
 

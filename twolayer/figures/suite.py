@@ -12,8 +12,8 @@ seeds, :func:`twolayer.suite.seed_summary`). The band is the count's tolerance
 the same units (the spread over the seeds, sd / held; one seed: the test-set standard error);
 the ring marks the prediction closest to held, the one the count uses. Errors beyond
 :data:`ERROR_LIMIT` are drawn at the edge as arrows (their values are in the CSV; the closest's is
-written beside it). Cells with
-n >= n_train / 2 (not counted) are shaded. The CSV beside the image holds every plotted number.
+written beside it). Cells with n >= n_train / 2 (not counted) are shaded. The CSV beside the
+image holds every plotted number.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import figure, styled, write_csv
+from .common import figure, legend_entries, styled, write_csv
 
 #: the y axis spans +- this many per cent; predictions further off are drawn as arrows at the edge.
 ERROR_LIMIT = 25.0
@@ -187,12 +187,7 @@ def suite_figure(rows: list[dict], path, *, title: str | None = None) -> list[Pa
         ax.set_visible(False)
     counted = [p for p in points if p["closest"] and p["counted"]]
     within = sum(p["within"] for p in counted)
-    handles, names = {}, []
-    for ax in axes.flat:
-        for handle, name in zip(*ax.get_legend_handles_labels()):
-            if name not in handles:
-                handles[name] = handle
-                names.append(name)
+    handles = legend_entries(axes.flat)
     ordered = [name for name in labels if name in handles]
     fig.legend([handles[name] for name in ordered], ordered, loc="outside lower center", ncols=min(len(ordered), 10),
                frameon=False, title=f"prediction (ring: the closest; green band: ±{band:g} %; ▲▼: beyond ±{ERROR_LIMIT:g} %, "

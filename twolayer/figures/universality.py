@@ -1,5 +1,6 @@
 """Figure on standard data: held-out risk of the sign autoencoder against the rate, with the
-Gaussian prediction from the data covariance, its scale-mixture correction, and the controls.
+Gaussian prediction from the data covariance, its scale-mixture correction, the data models'
+predictions, and the controls.
 
 One panel per (data set, preprocessing) of ``simulations/universality[.quick].toml``; every
 run is :func:`twolayer.universality.data_experiment` (see theory/universality.md):
@@ -33,7 +34,7 @@ import numpy as np
 
 from .. import theory
 from ..theory.scale_mixture import mixture_risk
-from .common import FigureOutput, figure, run_spec, save, styled, write_csv
+from .common import FigureOutput, figure, legend_entries, run_spec, save, styled, write_csv
 from .suite import prediction_styles
 
 #: (record field, stderr field, label, matplotlib style) of the measured series.
@@ -131,6 +132,7 @@ def universality(out: Path, *, quick: bool = False, workers=None, progress=False
     table, summary = [], []
     top_rate = max(r["rate"] for r in rows)
     grid = np.linspace(0.02, top_rate * 1.06, 240)
+    styles = prediction_styles()
     for ax, (key, group) in zip(axes.flat, panels.items()):
         first = group[0]
         label = _describe(key, first)
@@ -154,7 +156,6 @@ def universality(out: Path, *, quick: bool = False, workers=None, progress=False
                         capsize=2.5, label=name, **style)
             table += [{"panel": label, "series": name, "rate": p["rate"], "risk": p[field], "stderr": p[se_field],
                        "seeds": p["seeds"]} for p in pts]
-        styles = prediction_styles()
         for field, name, model in DATA_MODELS:
             pts = [p for p in points if p[field] is not None]
             if pts:
@@ -179,10 +180,7 @@ def universality(out: Path, *, quick: bool = False, workers=None, progress=False
         ax.set_xlabel("rate r = n/d (bits per input dimension)")
     for ax in list(axes.flat)[count:]:
         ax.set_visible(False)
-    legend: dict = {}  # every panel's series once (bc-d, say, only where a data set has enough rows)
-    for ax in axes.flat:
-        for handle, name in zip(*ax.get_legend_handles_labels()):
-            legend.setdefault(name, handle)
+    legend = legend_entries(axes.flat)  # bc-d, say, is drawn only where a data set has enough rows
     points_first = [name for _, _, name, _ in POINTS]  # the measurements, then the curves and the data models
     names = sorted(legend, key=lambda name: (name not in points_first, list(legend).index(name)))
     fig.legend([legend[name] for name in names], names, loc="outside lower center", ncols=min(len(names), 3),
