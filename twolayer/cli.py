@@ -613,8 +613,17 @@ def _count_line(rows: list[dict], what: str) -> str:
 def _cmd_universality(args) -> int:
     from ._files import check_output_path
     from ._version import __version__ as twolayer_version
-    from .suite import (FLAGS, RUN_OPTIONS, TOLERANCE, count_if_exact, run_suite, seed_summary, stale_cells,
-                        suite_rows, suite_spec)
+    from .suite import (
+        FLAGS,
+        RUN_OPTIONS,
+        TOLERANCE,
+        count_if_exact,
+        run_suite,
+        seed_summary,
+        stale_cells,
+        suite_rows,
+        suite_spec,
+    )
 
     options = run_options.from_arguments(args, RUN_OPTIONS)
     spec = suite_spec(args.data, args.rate, args.remove_item_mean, **options)
