@@ -464,3 +464,24 @@ def test_a_new_option_that_does_not_apply_leaves_run_keys_unchanged():
     assert run_key(params) == hashlib.sha256(canonical_json(applicable).encode()).hexdigest()
     assert run_key({**params, "a_future_option": None}) == run_key(params)
     assert run_key({**params, "a_future_option": 1}) != run_key(params)
+
+
+def test_pool_workers_share_the_cores_blas_threads(monkeypatch):
+    """Each of K pool workers runs its BLAS on cores // K threads (threadpoolctl's count inside the worker)."""
+    from twolayer.sweep.executors import BLAS_THREAD_VARIABLES, worker_blas_threads
+
+    for name in BLAS_THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    expected = max(1, (__import__("os").cpu_count() or 1) // 2)
+    assert worker_blas_threads(2) == expected
+    runs = [{"d": 8, "rate": 0.5, "seed": s} for s in range(2)]
+    with LocalPoolExecutor(2) as pool:
+        outcomes = [outcome.metrics for _, outcome in pool.run(fakes.blas_threads_fake, runs)]
+    for metrics in outcomes:
+        assert metrics["blas_threads"] and set(metrics["blas_threads"]) == {expected}
+        assert set(metrics["environment"].values()) == {str(expected)}
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")  # the user's own setting is kept
+    with LocalPoolExecutor(2) as pool:
+        (_, outcome), = list(pool.run(fakes.blas_threads_fake, runs[:1]))
+    assert outcome.metrics["environment"]["OPENBLAS_NUM_THREADS"] == "3"
+    assert outcome.metrics["environment"]["OMP_NUM_THREADS"] is None

@@ -101,3 +101,28 @@ def failing_fake(params: dict) -> dict:
     if params.get("seed") == 1:
         raise ValueError(f"fake failure for seed 1 (rate = {params.get('rate')})")
     return fake_metrics(params)
+
+
+def blas_threads_fake(params: dict) -> dict:
+    """The BLAS thread counts of the process that runs it (threadpoolctl), and the thread variables it sees.
+
+    Parameters
+    ----------
+    params : dict
+        Ignored beyond being a run.
+
+    Returns
+    -------
+    dict
+        ``blas_threads`` (one count per loaded BLAS library) and ``environment`` (the values of
+        :data:`twolayer.sweep.executors.BLAS_THREAD_VARIABLES`, None where unset).
+    """
+    import os
+
+    import numpy  # noqa: F401  (loads numpy's BLAS)
+    from threadpoolctl import threadpool_info
+
+    from .executors import BLAS_THREAD_VARIABLES
+
+    return {"blas_threads": [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"],
+            "environment": {name: os.environ.get(name) for name in BLAS_THREAD_VARIABLES}}
