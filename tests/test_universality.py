@@ -313,3 +313,23 @@ def test_patches16_scale_mixture_acceptance(rate):
     assert rec["kappa"] == pytest.approx(0.5495, abs=0.002)
     assert abs(rec["predicted_risk_mixture"] - rec["theory_encoder_risk"]) <= 0.10 * rec["theory_encoder_risk"]
     assert rec["predicted_risk"] < 0.6 * rec["theory_encoder_risk"]  # the plain Gaussian prediction misses
+
+
+def test_a_data_run_gives_the_same_numbers_whatever_the_blas_threads():
+    """The numbers of a data run do not depend on the caller's BLAS thread count (DATA_BLAS_THREADS).
+
+    At d = 256 two BLAS threads instead of one moved the twin's risk and gmm-opt in their last
+    digits (and by up to 1 % on the full data sets) before the run fixed its own thread count.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from twolayer.universality import data_experiment
+
+    options = dict(rate=0.1, steps=50, theory_steps=50, gmm_optimum=True, seed=0)
+    records = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            records.append(data_experiment("patches:16:5000", **options))
+    for field in ("final_risk", "gaussian_twin_risk", "gmm_optimum_risk", "theory_encoder_gmm_risk",
+                  "theory_encoder_contrast_risk"):
+        assert records[0][field] == records[1][field], field

@@ -377,8 +377,8 @@ class LocalPoolExecutor(Executor):
     The pool is started by the first :meth:`run` and restarted when a worker dies. Each worker's
     BLAS uses :func:`worker_blas_threads` threads (cores // workers, at least 1), unless
     ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` is set. The thread count
-    can change the last digits of BLAS-heavy results (EM fits, L-BFGS optima: up to 4e-4
-    relative measured), so a run gives the same numbers for the same machine and worker count.
+    can change the last digits of BLAS-heavy results; data runs fix their own
+    (:data:`twolayer.universality.DATA_BLAS_THREADS`), so theirs do not depend on the worker count.
 
     Parameters
     ----------
