@@ -77,9 +77,13 @@ def suite_points(rows: list[dict]) -> list[dict]:
     >>> [(p["prediction"], round(p["error_percent"], 6), p["closest"]) for p in suite_points([row])]
     [('gauss', 4.0, True)]
     """
+    return _points(_cells(rows)[0])
+
+
+def _points(cells: list[dict]) -> list[dict]:
+    """:func:`suite_points` of the cells :func:`_cells` chose."""
     from ..suite import PREDICTIONS, TOLERANCE
 
-    cells, _ = _cells(rows)
     points = []
     for cell in cells:
         held = cell["final_risk"]
@@ -129,10 +133,10 @@ def suite_figure(rows: list[dict], path, *, title: str | None = None) -> list[Pa
     path = Path(path)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise ValueError(f"plot file {str(path)!r}: the name must end in {', '.join(IMAGE_SUFFIXES)}")
-    points = suite_points(rows)
+    cells, measured = _cells(rows)  # the seeds' summary, computed once
+    points = _points(cells)
     if not points:
         raise ValueError("no cell of the suite is done yet: nothing to plot")
-    _, measured = _cells(rows)
     panels: dict = {}
     for p in points:
         panels.setdefault((p["data"], p["preprocessing"]), []).append(p)
