@@ -184,3 +184,41 @@ def test_brightness_bins_recover_two_clusters_along_the_top_direction():
     assert gaussian_mixture_risk(B, covs, w, means=means) == pytest.approx(exact, abs=3e-3)
     with pytest.raises(ValueError, match="need N >= 384"):
         brightness_contrast_mixture(X[:300])
+
+
+def test_the_groups_are_the_mixtures_components():
+    """brightness_contrast_groups / contrast_groups partition the rows into the components of the
+    two binned mixtures: the moments of each index group (numpy) are the mixture's component, the
+    groups' brightness levels (top eigenvector by numpy.linalg.eigh) are ordered, and so are the
+    contrasts within each level."""
+    from twolayer.theory.gaussian_mixture import (
+        brightness_contrast_groups,
+        brightness_contrast_mixture,
+        contrast_binned_mixture,
+        contrast_groups,
+    )
+
+    rng = np.random.default_rng(11)
+    d, N = 6, 1203
+    X = rng.standard_normal((N, d)) @ np.linalg.cholesky(_random_cov(d, rng)).T * rng.lognormal(0, 0.5, (N, 1))
+    v1 = np.linalg.eigh(X.T @ X / N)[1][:, -1]
+    b = X @ v1
+    c = np.linalg.norm(X - np.outer(b, v1), axis=1)
+
+    groups = brightness_contrast_groups(X, (3, 4))
+    assert sorted(np.concatenate(groups).tolist()) == list(range(N)) and len(groups) == 12
+    covs, w, means = brightness_contrast_mixture(X, (3, 4))
+    for k, g in enumerate(groups):
+        np.testing.assert_allclose(means[k], X[g].mean(axis=0), atol=1e-12)
+        np.testing.assert_allclose(covs[k], np.cov(X[g].T, bias=True), atol=1e-12)
+        assert w[k] == len(g) / N
+    levels = [np.concatenate(groups[4 * i:4 * i + 4]) for i in range(3)]
+    assert all(b[levels[i]].max() <= b[levels[i + 1]].min() for i in range(2))  # the same eigh, the same v1 sign
+    for i in range(3):
+        assert all(c[groups[4 * i + j]].max() <= c[groups[4 * i + j + 1]].min() for j in range(3))
+
+    groups = contrast_groups(X, 5)
+    covs, w = contrast_binned_mixture(X, 5)
+    for k, g in enumerate(groups):
+        np.testing.assert_allclose(covs[k], X[g].T @ X[g] / len(g), atol=1e-12)
+    assert all(c[groups[k]].max() <= c[groups[k + 1]].min() for k in range(4))

@@ -282,10 +282,28 @@ def contrast_binned_mixture(X, bins: int | None = None) -> tuple[list[np.ndarray
             raise ValueError(f"contrast bins need N >= 4 d rows (two bins of 2 d); got N = {N}, d = {d}")
     if not isinstance(bins, (int, np.integer)) or isinstance(bins, bool) or not 1 <= bins <= N:
         raise ValueError(f"bins: expected an integer in [1, N = {N}], got {bins!r}")
-    _, contrast = _brightness_and_contrast(X)
-    groups = np.array_split(np.argsort(contrast, kind="stable"), int(bins))
+    groups = contrast_groups(X, bins)
     covariances = [X[g].T @ X[g] / len(g) for g in groups]
     return covariances, np.array([len(g) / N for g in groups])
+
+
+def contrast_groups(X, bins: int) -> list[np.ndarray]:
+    """Row indices of :func:`contrast_binned_mixture`'s components: ``bins`` equal groups by contrast, lowest first.
+
+    Parameters
+    ----------
+    X : ndarray
+        N x d rows (float64, finite).
+    bins : int
+        Number of groups.
+
+    Returns
+    -------
+    list of ndarray
+        One index array per group (sizes differ by at most one).
+    """
+    _, contrast = _brightness_and_contrast(X)
+    return np.array_split(np.argsort(contrast, kind="stable"), int(bins))
 
 
 def _brightness_and_contrast(X):
@@ -341,16 +359,38 @@ def brightness_contrast_mixture(X, bins=BRIGHTNESS_CONTRAST_BINS) -> tuple[list,
     if N < d * bins[0] * bins[1]:
         raise ValueError(f"brightness x contrast bins {bins[0]} x {bins[1]} need N >= {d * bins[0] * bins[1]} rows "
                          f"(d per group) in d = {d}; got N = {N}")
-    brightness, contrast = _brightness_and_contrast(X)
     covariances, weights, means = [], [], []
-    for level in np.array_split(np.argsort(brightness, kind="stable"), int(bins[0])):
-        for group in np.array_split(level[np.argsort(contrast[level], kind="stable")], int(bins[1])):
-            mean = X[group].mean(axis=0)
-            Y = X[group] - mean
-            covariances.append(Y.T @ Y / len(group))
-            weights.append(len(group) / N)
-            means.append(mean)
+    for group in brightness_contrast_groups(X, bins):
+        mean = X[group].mean(axis=0)
+        Y = X[group] - mean
+        covariances.append(Y.T @ Y / len(group))
+        weights.append(len(group) / N)
+        means.append(mean)
     return covariances, np.array(weights), means
+
+
+def brightness_contrast_groups(X, bins=BRIGHTNESS_CONTRAST_BINS) -> list[np.ndarray]:
+    """Row indices of :func:`brightness_contrast_mixture`'s components, brightness-major.
+
+    ``bins[0]`` equal groups by brightness b = x . v_1, each cut into ``bins[1]`` equal groups by
+    contrast c = ||x - b v_1||.
+
+    Parameters
+    ----------
+    X : ndarray
+        N x d rows (float64, finite).
+    bins : (int, int)
+        Brightness groups and contrast groups within each.
+
+    Returns
+    -------
+    list of ndarray
+        ``bins[0] * bins[1]`` index arrays.
+    """
+    brightness, contrast = _brightness_and_contrast(X)
+    return [group
+            for level in np.array_split(np.argsort(brightness, kind="stable"), int(bins[0]))
+            for group in np.array_split(level[np.argsort(contrast[level], kind="stable")], int(bins[1]))]
 
 
 def fit_gaussian_mixture_with_means(X, components: int = DATA_COMPONENTS, *, seed: int = 0):
