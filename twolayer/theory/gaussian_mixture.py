@@ -92,15 +92,22 @@ def sign_moments_with_mean(B, mean, cov, xp=np, nodes: int = _BVN_NODES):
     ``nodes``: the order of :func:`bivariate_normal_cdf`.
     """
     ndtr, erf = _special(xp)
+    n = B.shape[0]
     K = B @ cov @ B.T
     s = xp.sqrt(xp.maximum(xp.diagonal(K), 1e-300))
     a = (B @ mean) / s
-    off = 1.0 - xp.eye(B.shape[0])
-    rho = xp.clip(K / xp.outer(s, s), -1.0, 1.0) * off  # the diagonal (rho = 1) is set below: M_ii = 1
     C = xp.outer(mean, erf(a / np.sqrt(2.0))) + (cov @ B.T) / s * (2.0 * xp.exp(-0.5 * a * a) / np.sqrt(2.0 * np.pi))
     P = ndtr(a)
-    M = (4.0 * bivariate_normal_cdf(a[:, None], a[None, :], rho, xp, nodes) - 2.0 * P[:, None] - 2.0 * P[None, :] + 1.0) * off
-    return C, M + (1.0 - off), xp.trace(cov) + mean @ mean
+    # M is symmetric with M_ii = 1: the orthant probabilities (the cost) only for the pairs i < j
+    i, j = np.triu_indices(n, 1)
+    rho = xp.clip(K[i, j] / (s[i] * s[j]), -1.0, 1.0)
+    upper = 4.0 * bivariate_normal_cdf(a[i], a[j], rho, xp, nodes) - 2.0 * P[i] - 2.0 * P[j] + 1.0
+    if xp is np:
+        M = np.zeros((n, n))
+        M[i, j] = upper
+    else:
+        M = xp.zeros((n, n), dtype=upper.dtype).at[i, j].set(upper)
+    return C, M + M.T + xp.eye(n), xp.trace(cov) + mean @ mean
 
 
 def gaussian_mixture_risk(B, covariances, weights, *, activation="sign", means=None) -> float:
