@@ -12,6 +12,7 @@ asked two questions.
    encoder (best linear decoder, less the grouping's excess, exactly as the suite's ``bc-d`` and
    ``bins-d`` do at the theory encoder) against that encoder's held-out risk on the data; the
    same for the theory encoder (Adam on the exact Gaussian risk of the training covariance).
+   Beside it, how each encoder's neurons mix the principal directions (:func:`neuron_mixing`).
 2. **Does training on the model's rows reach what training on the data reaches?** Twins, each
    N training rows and N_test test rows, trained with the same default training and scored on
    their own test rows with the least-squares decoder:
@@ -94,6 +95,22 @@ def group_shuffled_rows(X, groups, rng):
     return out
 
 
+def neuron_mixing(B, cov):
+    """How each neuron mixes the principal directions: f_i = lambda_1 (b_i . v_1)^2 / (b_i^T Sigma b_i), and more.
+
+    Returns the quartiles (10, 25, 50, 75, 90 %) of the top direction's share f_i of each neuron's
+    projection variance, the median over the neurons of the number of principal directions a
+    neuron mixes (1 / sum_j p_ij^2, p_ij = lambda_j (b_i . v_j)^2 / b_i^T Sigma b_i), and the share of
+    all neurons' projection variance on the top direction (sum_i f_i / n).
+    """
+    lam, V = np.linalg.eigh(cov)
+    share = (np.asarray(B) @ V[:, ::-1]) ** 2 * np.clip(lam[::-1], 0.0, None)
+    share /= share.sum(axis=1, keepdims=True)
+    return {"top_share_quantiles": np.quantile(share[:, 0], [0.1, 0.25, 0.5, 0.75, 0.9]).tolist(),
+            "directions_per_neuron": float(np.median(1.0 / np.sum(share**2, axis=1))),
+            "top_share_mean": float(share[:, 0].mean())}
+
+
 def cell(data, remove_item_mean, seed, rates=RATES, steps=2000, gaussian_check=False):
     """Rows (one per rate) of the two questions for one data set, preprocessing and seed.
 
@@ -139,6 +156,7 @@ def cell(data, remove_item_mean, seed, rates=RATES, steps=2000, gaussian_check=F
             row = dict(data=data, remove_item_mean=remove_item_mean, seed=seed, rate=rate, n=n, model=name)
             for label, B in (("trained", trained), ("theory", theory)):
                 gauss = population_risk(B, activation=sign, cov=cov)
+                row.update({f"{label}_{key}": value for key, value in neuron_mixing(B, cov).items()})
                 row[f"{label}_heldout"] = _scored(Xtr, Xte, B, sign)["test"]
                 row[f"{label}_model"] = _binned_risk(mixture, B, Xtr, G[:N], gauss, sign, scale_twin=scale_twin)[0]
             for label, T in twins.items():
