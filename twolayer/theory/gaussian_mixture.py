@@ -299,8 +299,8 @@ def contrast_groups(X, bins: int) -> list[np.ndarray]:
 
     Parameters
     ----------
-    X : ndarray
-        N x d rows (float64, finite).
+    X : array_like
+        N x d rows (finite).
     bins : int
         Number of groups.
 
@@ -309,7 +309,7 @@ def contrast_groups(X, bins: int) -> list[np.ndarray]:
     list of ndarray
         One index array per group (sizes differ by at most one).
     """
-    _, contrast = _brightness_and_contrast(X)
+    _, contrast = _brightness_and_contrast(np.asarray(X, dtype=np.float64))
     return np.array_split(np.argsort(contrast, kind="stable"), int(bins))
 
 
@@ -384,8 +384,8 @@ def brightness_contrast_groups(X, bins=BRIGHTNESS_CONTRAST_BINS) -> list[np.ndar
 
     Parameters
     ----------
-    X : ndarray
-        N x d rows (float64, finite).
+    X : array_like
+        N x d rows (finite).
     bins : (int, int)
         Brightness groups and contrast groups within each.
 
@@ -394,7 +394,7 @@ def brightness_contrast_groups(X, bins=BRIGHTNESS_CONTRAST_BINS) -> list[np.ndar
     list of ndarray
         ``bins[0] * bins[1]`` index arrays.
     """
-    brightness, contrast = _brightness_and_contrast(X)
+    brightness, contrast = _brightness_and_contrast(np.asarray(X, dtype=np.float64))
     return [group
             for level in np.array_split(np.argsort(brightness, kind="stable"), int(bins[0]))
             for group in np.array_split(level[np.argsort(contrast[level], kind="stable")], int(bins[1]))]
