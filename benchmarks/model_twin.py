@@ -25,7 +25,8 @@ asked two questions.
      marginals along its axes, and removes the dependence between the axes within a group;
    * ``gaussian``: the suite's Gaussian twin (N(0, Sigma_train), ``default_rng([seed, 1])``).
 
-``--gaussian-check`` (the control of the method): the same on Gaussian rows with each data set's
+``--bins 16 8`` groups raw patches into finer brightness groups (-> ``results-model-twin-bc16x8.json``;
+raw 8×8 patches by default: 128 groups need N >= 128 d rows). ``--gaussian-check`` (the control of the method): the same on Gaussian rows with each data set's
 training covariance in place of the data (-> ``results-model-twin-gaussian-check.json``).
 
 If the structure that training uses were in the model, the model would describe the trained
@@ -52,8 +53,11 @@ TWIN_DRAWS = 2
 CHECK_DRAWS = 3
 
 
-def model_of(remove_item_mean):
-    """(name, groups(X) -> index arrays, mixture(X) -> (covs, weights, means or None), uses the scale twin)."""
+def model_of(remove_item_mean, bins=None):
+    """(name, groups(X) -> index arrays, mixture(X) -> (covs, weights, means or None), uses the scale twin).
+
+    ``bins``: the (brightness, contrast) groups of the raw-patch model (default the suite's 4 x 8).
+    """
     from twolayer.theory.gaussian_mixture import (
         BRIGHTNESS_CONTRAST_BINS,
         CONTRAST_BINS,
@@ -66,7 +70,9 @@ def model_of(remove_item_mean):
     if remove_item_mean:
         return ("bins", lambda X: contrast_groups(X, min(CONTRAST_BINS, X.shape[0] // (2 * X.shape[1]))),
                 contrast_binned_mixture, True)
-    return ("bc", lambda X: brightness_contrast_groups(X, BRIGHTNESS_CONTRAST_BINS), brightness_contrast_mixture, False)
+    bins = tuple(bins or BRIGHTNESS_CONTRAST_BINS)
+    return ("bc" if bins == BRIGHTNESS_CONTRAST_BINS else f"bc{bins[0]}x{bins[1]}",
+            lambda X: brightness_contrast_groups(X, bins), lambda X: brightness_contrast_mixture(X, bins), False)
 
 
 def model_rows(covariances, weights, means, count, rng):
@@ -111,7 +117,7 @@ def neuron_mixing(B, cov):
             "top_share_mean": float(share[:, 0].mean())}
 
 
-def cell(data, remove_item_mean, seed, rates=RATES, steps=2000, gaussian_check=False):
+def cell(data, remove_item_mean, seed, rates=RATES, steps=2000, gaussian_check=False, bins=None):
     """Rows (one per rate) of the two questions for one data set, preprocessing and seed.
 
     With ``gaussian_check`` the data's rows are replaced by Gaussian rows with their covariance
@@ -127,7 +133,7 @@ def cell(data, remove_item_mean, seed, rates=RATES, steps=2000, gaussian_check=F
     from twolayer.universality import DATA_BLAS_THREADS, TWIN_STREAM, _binned_risk, _scored, gaussian_rows
 
     sign = get_activation("sign")
-    name, groups_of, mixture, scale_twin = model_of(remove_item_mean)
+    name, groups_of, mixture, scale_twin = model_of(remove_item_mean, bins)
     options = dict(activation="sign", method="samples", steps=steps, seed=seed, optimizer="adam", schedule="cosine",
                    batch_size=256, parametrization="untied", dtype="float32", progress=False)  # the suite's training
     rows = []
@@ -175,13 +181,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="one data set (default: 8x8 patches both ways, 16x16 raw)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: 0 1 2; 16x16: 0)")
+    parser.add_argument("--bins", type=int, nargs=2, default=None, metavar=("BRIGHTNESS", "CONTRAST"),
+                        help="groups of the raw-patch model (default: the suite's 4 8); raw patches only")
     parser.add_argument("--gaussian-check", action="store_true",
                         help="the control: Gaussian rows with each data set's covariance in place of the data")
     parser.add_argument("--json", default=RESULTS, help=f"results file (default: {RESULTS})")
     args = parser.parse_args(argv)
-    if args.gaussian_check and args.json == RESULTS:
-        args.json = RESULTS.replace(".json", "-gaussian-check.json")
+    if args.json == RESULTS:
+        args.json = RESULTS.replace(".json", (f"-bc{args.bins[0]}x{args.bins[1]}" if args.bins else "")
+                                    + ("-gaussian-check" if args.gaussian_check else "") + ".json")
     cells = CELLS if args.data is None else tuple((args.data, mean, (0, 1, 2)) for mean in (False, True))
+    if args.bins:  # the raw-patch model only; finer groups need N >= d x groups rows (8x8 patches by default)
+        cells = tuple((data, False, seeds) for data, mean, seeds in cells
+                      if not mean and (args.data is not None or data == "patches:8"))
     rows = []
     print("held-out risk of the trained encoder; the model's risk of each encoder and the twins' trained risks "
           "against it")
@@ -189,7 +201,7 @@ def main(argv=None):
           f"{'theory':>8} {'model(th)':>9} {'twin:model':>10} {'shuffle':>8} {'gaussian':>8}")
     for data, mean, seeds in cells:
         for seed in (args.seeds or seeds):
-            for row in cell(data, mean, seed, gaussian_check=args.gaussian_check):
+            for row in cell(data, mean, seed, gaussian_check=args.gaussian_check, bins=args.bins):
                 rows.append(row)
                 held = row["trained_heldout"]
                 print(f"{data:>10} {'removed' if mean else 'raw':>7} {seed:>4} {row['rate']:>5} {row['model']:>5} "
@@ -199,6 +211,7 @@ def main(argv=None):
                       f"{_pct(row['twin_gaussian_heldout'], held):>8}", flush=True)
     with open(args.json, "w") as fh:
         json.dump({"rows": rows, "command": "python benchmarks/model_twin.py"
+                   + (f" --bins {args.bins[0]} {args.bins[1]}" if args.bins else "")
                    + (" --gaussian-check" if args.gaussian_check else "")}, fh, indent=1)
 
 
