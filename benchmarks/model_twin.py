@@ -26,8 +26,9 @@ asked two questions.
    * ``gaussian``: the suite's Gaussian twin (N(0, Sigma_train), ``default_rng([seed, 1])``).
 
 ``--bins 16 8`` groups raw patches into finer brightness groups (-> ``results-model-twin-bc16x8.json``;
-raw 8×8 patches by default: 128 groups need N >= 128 d rows). ``--gaussian-check`` (the control of the method): the same on Gaussian rows with each data set's
-training covariance in place of the data (-> ``results-model-twin-gaussian-check.json``).
+raw 8x8 patches by default: 128 groups need N >= 128 d rows). ``--gaussian-check`` is the control
+of the method: the same with Gaussian rows of each data set's training covariance in place of the
+data (-> ``results-model-twin-gaussian-check.json``, ``...-bc16x8-gaussian-check.json``).
 
 If the structure that training uses were in the model, the model would describe the trained
 encoder, and training on its rows would land near the data's trained risk. Every number is
@@ -104,7 +105,7 @@ def group_shuffled_rows(X, groups, rng):
 def neuron_mixing(B, cov):
     """How each neuron mixes the principal directions: f_i = lambda_1 (b_i . v_1)^2 / (b_i^T Sigma b_i), and more.
 
-    Returns the quartiles (10, 25, 50, 75, 90 %) of the top direction's share f_i of each neuron's
+    Returns the quantiles (10, 25, 50, 75, 90 %) of the top direction's share f_i of each neuron's
     projection variance, the median over the neurons of the number of principal directions a
     neuron mixes (1 / sum_j p_ij^2, p_ij = lambda_j (b_i . v_j)^2 / b_i^T Sigma b_i), and the share of
     all neurons' projection variance on the top direction (sum_i f_i / n).
