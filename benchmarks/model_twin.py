@@ -61,16 +61,15 @@ def model_of(remove_item_mean, bins=None):
     """
     from twolayer.theory.gaussian_mixture import (
         BRIGHTNESS_CONTRAST_BINS,
-        CONTRAST_BINS,
         brightness_contrast_groups,
         brightness_contrast_mixture,
         contrast_binned_mixture,
         contrast_groups,
+        default_contrast_bins,
     )
 
     if remove_item_mean:
-        return ("bins", lambda X: contrast_groups(X, min(CONTRAST_BINS, X.shape[0] // (2 * X.shape[1]))),
-                contrast_binned_mixture, True)
+        return ("bins", lambda X: contrast_groups(X, default_contrast_bins(*X.shape)), contrast_binned_mixture, True)
     bins = tuple(bins or BRIGHTNESS_CONTRAST_BINS)
     return ("bc" if bins == BRIGHTNESS_CONTRAST_BINS else f"bc{bins[0]}x{bins[1]}",
             lambda X: brightness_contrast_groups(X, bins), lambda X: brightness_contrast_mixture(X, bins), False)

@@ -284,7 +284,7 @@ def contrast_binned_mixture(X, bins: int | None = None) -> tuple[list[np.ndarray
         raise ValueError(f"X: expected finite N x d rows, got shape {X.shape}")
     N, d = X.shape
     if bins is None:
-        bins = min(CONTRAST_BINS, N // (2 * d))
+        bins = default_contrast_bins(N, d)
         if bins < 2:
             raise ValueError(f"contrast bins need N >= 4 d rows (two bins of 2 d); got N = {N}, d = {d}")
     if not isinstance(bins, (int, np.integer)) or isinstance(bins, bool) or not 1 <= bins <= N:
@@ -292,6 +292,15 @@ def contrast_binned_mixture(X, bins: int | None = None) -> tuple[list[np.ndarray
     groups = contrast_groups(X, bins)
     covariances = [X[g].T @ X[g] / len(g) for g in groups]
     return covariances, np.array([len(g) / N for g in groups])
+
+
+def default_contrast_bins(N: int, d: int) -> int:
+    """Groups of :func:`contrast_binned_mixture` by default: min(:data:`CONTRAST_BINS`, N // (2 d)), 2 d rows each at least.
+
+    >>> default_contrast_bins(16000, 64), default_contrast_bins(1438, 64)
+    (32, 11)
+    """
+    return min(CONTRAST_BINS, N // (2 * d))
 
 
 def contrast_groups(X, bins: int) -> list[np.ndarray]:
