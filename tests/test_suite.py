@@ -43,7 +43,8 @@ from twolayer.suite import (
 from twolayer.sweep import ResultStore
 
 SEED = 3
-OPTIONS = dict(steps=40, theory_steps=40, max_items=600, seed=SEED, gmm_optimum=False)  # gmm-opt: test_universality
+OPTIONS = dict(steps=40, theory_steps=40, max_items=600, seed=SEED, gmm_optimum=False,
+               model_training=False)  # gmm-opt, bc-train: test_universality
 DATA = ["digits", "patches:8:800"]
 RATE = 0.25
 
@@ -66,10 +67,11 @@ def _training_rows(row):
 def test_default_suite_is_built_from_runconfig():
     spec = suite_spec()
     assert len(spec.runs) == len(DEFAULT_DATA) * 2 * len(DEFAULT_RATES) == 32
-    expected = [RunConfig(data=data, remove_item_mean=mean, rate=rate, gmm_optimum=True).to_dict()
+    expected = [RunConfig(data=data, remove_item_mean=mean, rate=rate, gmm_optimum=True, model_training=True).to_dict()
                 for data in DEFAULT_DATA for mean in (False, True) for rate in DEFAULT_RATES]
-    assert spec.runs == expected  # the option table's defaults, with the suite's one departure (gmm_optimum on)
+    assert spec.runs == expected  # the option table's defaults, with the suite's departures (gmm_optimum, model_training)
     assert suite_spec(["digits"], [0.5], "no", controls=False).runs[0]["gmm_optimum"] is False
+    assert suite_spec(["digits"], [0.5], "no", controls=False).runs[0]["model_training"] is False
     assert [run["data"] for run in spec.runs[::8]] == ["digits", "patches:8", "patches:16", "lfw"]
 
 
@@ -168,7 +170,7 @@ def test_cli_json_and_table_read_the_store(suite, capsys):
     _, db, result = suite
     argv = ["universality", "--data", *DATA, "--rate", str(RATE), "--steps", "40", "--theory-steps", "40",
             "--max-items", "600", "--seed", str(SEED), "--out", str(db), "--no-progress",
-            "--no-gmm-optimum"]  # the fixture's cells (gmm_optimum off), read back from the store
+            "--no-gmm-optimum", "--no-model-training"]  # the fixture's cells (gmm_optimum off), read back from the store
     assert main([*argv, "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     records = [json.loads(line) for line in lines]
@@ -196,7 +198,7 @@ def test_cells_of_another_version_are_named(suite, capsys, monkeypatch):
     assert {row["version"] for row in result.rows} == {twolayer.__version__}  # the store's version column
     assert stale_cells(result.rows) == []
     argv = ["universality", "--data", *DATA, "--rate", str(RATE), "--steps", "40", "--theory-steps", "40",
-            "--max-items", "600", "--seed", str(SEED), "--out", str(db), "--no-progress", "--no-gmm-optimum", "--json"]
+            "--max-items", "600", "--seed", str(SEED), "--out", str(db), "--no-progress", "--no-gmm-optimum", "--no-model-training", "--json"]
     assert main(argv) == 0
     assert "note:" not in capsys.readouterr().err
     monkeypatch.setattr(_version, "__version__", "99.0.0")
@@ -456,3 +458,12 @@ def test_plot_with_a_bad_name_fails_before_any_cell_runs(tmp_path, capsys):
     assert "the file name must end in .png, .pdf, .svg" in err and len(err.strip().splitlines()) == 1
     assert main(["universality", "--data", "digits", "--out", str(db), "--plot", str(tmp_path / "no" / "x.png")]) == 2
     assert "does not exist" in capsys.readouterr().err and not db.exists()
+
+
+def test_every_prediction_has_its_own_colour_and_marker():
+    """The figures tell the predictions apart: no two share both colour and marker."""
+    from twolayer.figures.suite import prediction_styles
+
+    styles = prediction_styles()
+    assert list(styles) == [label for _, label in PREDICTIONS]
+    assert len({(s["color"], s["marker"]) for s in styles.values()}) == len(styles)

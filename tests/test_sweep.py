@@ -112,7 +112,7 @@ def test_every_key_has_a_working_validator():
             "record_spectrum": True, "save_params": "params-{rate}.npz", "decoder": "amp:2",
             "eval_samples": 500, "decoder_steps": 10, "decoder_basis": "dct", "init_scale": 0.1, "start": "tied",
             "time": 3.0, "noise": 0.25, "weight_decay": 0.01, "theory_curve": True, "l1": 0.1, "contractive": 0.2,
-            "gmm_optimum": True, "orbits": 8, "validation": 0.1}
+            "gmm_optimum": True, "orbits": 8, "validation": 0.1, "model_training": True}
     assert set(good) == set(KEYS)
     for key, value in good.items():
         assert KEYS[key].check(value) == value

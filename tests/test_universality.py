@@ -108,7 +108,8 @@ def gaussian_npy(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def gaussian_record(gaussian_npy):
-    return data_experiment(f"npy:{gaussian_npy}", 0.5, steps=600, seed=0, record_spectrum=True, gmm_optimum=True)
+    return data_experiment(f"npy:{gaussian_npy}", 0.5, steps=600, seed=0, record_spectrum=True, gmm_optimum=True,
+                           model_training=True)
 
 
 def test_data_experiment_record(gaussian_record):
@@ -159,6 +160,13 @@ def test_on_gaussian_data_the_controls_agree(gaussian_record):
     assert rec["gmm_optimum_train_risk"] < rec["gmm_optimum_heldout_risk"] + 4 * rec["gmm_optimum_heldout_risk_stderr"]
     gap = rec["theory_encoder_risk"] - rec["theory_encoder_gaussian_risk"]
     assert abs(gap) < 4 * rec["theory_encoder_risk_stderr"] + 0.005
+    # the default training run on the exact loss of the brightness x contrast model of Gaussian rows
+    # stops where the same training on the rows stops (allowed: test noise + 0.01 for two training
+    # runs, as the twin), and the model's risk of that encoder, less its excess, is its held-out risk
+    train_noise = math.hypot(rec["final_risk_stderr"], rec["model_training_heldout_risk_stderr"])
+    assert abs(rec["model_training_heldout_risk"] - rec["final_risk"]) < 4 * train_noise + 0.01
+    assert abs(rec["model_training_risk"] - rec["model_training_heldout_risk"]) < \
+        4 * rec["model_training_heldout_risk_stderr"] + 0.01
     # the sample-trained encoder is no better than the theory-optimal one (beyond test noise)
     assert rec["final_risk"] > rec["theory_encoder_risk"] - 4 * noise
 

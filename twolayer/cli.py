@@ -390,7 +390,8 @@ DATA_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("train_risk",
              ("risk_prior_denoiser", ".6f"), ("risk_vamp", ".6f"), ("risk_amp_start", ".6f"), ("risk_amp", ".6f"),
              ("gaussian_twin_risk", ".6f"), ("theory_encoder_risk", ".6f"), ("theory_encoder_gmm_risk", ".6f"),
              ("theory_encoder_contrast_risk", ".6f"), ("theory_encoder_brightness_contrast_risk", ".6f"),
-             ("gmm_optimum_risk", ".6f"), ("gmm_optimum_heldout_risk", ".6f"), ("validation_risk", ".6f"),
+             ("gmm_optimum_risk", ".6f"), ("gmm_optimum_heldout_risk", ".6f"), ("model_training_risk", ".6f"),
+             ("model_training_heldout_risk", ".6f"), ("validation_risk", ".6f"),
              ("validation_step", "d"), ("steps", "d"), ("seconds", ".1f"), ("saved_params", "s")]
 #: what the risk lines of ``twolayer train`` measure, printed beside them.
 RISK_NOTES = {
@@ -398,6 +399,7 @@ RISK_NOTES = {
     "trained_network_train_risk": "the network as trained, its own decoder, on the training rows",
     "refitted_decoder_risk": "its encoder with the refitted decoder",
     "gmm_optimum_heldout_risk": "gmm_optimum_risk's encoder on the test rows, least-squares decoder",
+    "model_training_heldout_risk": "model_training_risk's encoder on the test rows, least-squares decoder",
     "validation_risk": "early stopping: the kept encoder on the held-out training rows",
 }
 
@@ -556,9 +558,10 @@ UNIVERSALITY_COLUMNS = [
     ("theory_encoder_gaussian_risk", "gauss-d", ".4f"), ("theory_encoder_mixture_risk", "mix-d", ".4f"),
     ("theory_encoder_gmm_risk", "gmm-d", ".4f"), ("theory_encoder_contrast_risk", "bins-d", ".4f"),
     ("theory_encoder_brightness_contrast_risk", "bc-d", ".4f"), ("gmm_optimum_risk", "gmm-opt", ".4f"),
-    ("best", "best", "s"), ("best_ratio", "held/best", ".3f"), ("best_prediction_at_n_train", "best@N", ".4f"),
-    ("best_ratio_at_n_train", "held/best@N", ".3f"), ("gaussian_twin_risk", "twin", ".4f"),
-    ("theory_encoder_risk", "theory-enc", ".4f"), ("gmm_optimum_heldout_risk", "gmm-enc", ".4f"),
+    ("model_training_risk", "bc-train", ".4f"), ("best", "best", "s"), ("best_ratio", "held/best", ".3f"),
+    ("best_prediction_at_n_train", "best@N", ".4f"), ("best_ratio_at_n_train", "held/best@N", ".3f"),
+    ("gaussian_twin_risk", "twin", ".4f"), ("theory_encoder_risk", "theory-enc", ".4f"),
+    ("gmm_optimum_heldout_risk", "gmm-enc", ".4f"), ("model_training_heldout_risk", "train-enc", ".4f"),
     ("kappa", "kappa", ".3f"), ("top_eigenvalue_fraction", "top-eig", ".3f"),
     ("projection_excess_kurtosis", "kurt", ".2f"), ("norm_spread_ratio", "spread", ".2f"), ("flag_text", "flags", "s"),
 ]
@@ -691,13 +694,16 @@ def _cmd_universality(args) -> int:
               "training rows; bins-d: its exact risk when the training rows, grouped by contrast, are each "
               "group's own zero-mean Gaussian (up to 32 groups); bc-d: the same with 4 brightness x 8 contrast groups, "
               "means kept (raw image patches); gmm-opt: the best sign code for a 4-component Gaussian mixture with means "
-              "fitted to the training rows (clusters); "
+              "fitted to the training rows (clusters); bc-train: the default training (Adam, schedule, smoothing, start) "
+              "run on the exact loss of bc's model, that encoder's bc risk less bc's Gaussian excess (d = n = 64 at most "
+              "in cost; theory/universality.md); "
               "gauss-d / mix-d: exact Gaussian risk at this d of the theory encoder and its mixture correction; "
               "best: the prediction closest to the held-out risk in ratio; best@N: that prediction at the run's "
               "training size N, times (N - 1)/(N - n - 1), the least-squares decoder's out-of-sample excess "
               "(theory/finite_sample.md; '-' where the fit interpolates, n >= N - 1); twin: the same training on Gaussian data "
               "with the training covariance; theory-enc: the Gaussian-optimal encoder on the real test items; "
               "gmm-enc: gmm-opt's encoder on the real test items (a code the model found, to compare with training); "
+              "train-enc: bc-train's encoder on the real test items; "
               "kurt: excess kurtosis of the principal projections (variance-weighted); spread: std/mean of |x|^2 "
               "over its Gaussian value.")
         print("flags: " + "; ".join(f"{flag}: {meaning}" for flag, meaning in FLAGS.items()))
@@ -874,6 +880,10 @@ def build_parser() -> argparse.ArgumentParser:
         "gmm_optimum": {"help": (
             "also predict with the best sign code for a 4-component Gaussian mixture with means fitted to the "
             "training rows (gmm-opt; 10 s to minutes per cell) (default: true with the controls and the sign code)")},
+        "model_training": {"help": (
+            "also predict where the default training stops on the brightness x contrast model of the training rows "
+            "(bc-train; up to about 2 minutes per cell, larger cells skipped) (default: true with the controls and the sign "
+            "code)")},
         "seed": {"nargs": "+", "metavar": "SEED", "help": (
             f"{run_options.OPTIONS['seed'].help}; several seeds run each cell once per seed and add a table over "
             "the seeds: mean held-out risk, its spread, the best mean prediction (default: 0)")}})

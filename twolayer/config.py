@@ -675,6 +675,11 @@ _OPTIONS = [
            "with the controls (sign code): also predict with the best sign code for a 4-component Gaussian mixture "
            "with means fitted to the training rows (gmm_optimum_risk), and measure that code on the test rows "
            "(gmm_optimum_heldout_risk; 10 s to minutes per run; on in twolayer universality)", "data", applies="data"),
+    Option("model_training", Boolean(), False,
+           "with the controls (sign code): also predict where the default training stops on the brightness x "
+           "contrast model of the training rows: the same Adam, schedule, smoothing and start on the model's exact "
+           "loss (model_training_risk), and measure that code on the test rows (model_training_heldout_risk; "
+           "d = n = 64: about 100 s; larger cells are skipped; on in twolayer universality)", "data", applies="data"),
     Option("theory_steps", Integer(1), None,
            "population steps of the theory encoder (control; Adam on the exact Gaussian risk)", "data",
            applies="data", default_text="steps"),
@@ -795,10 +800,15 @@ def _resolve(values: dict) -> dict:
     if kind == "data" and v["gmm_optimum"] and not v["controls"]:
         raise ValueError("gmm_optimum needs the controls (it starts from the theory encoder); drop --no-controls "
                          "or add --no-gmm-optimum")
+    if kind == "data" and v["model_training"] and not v["controls"]:
+        raise ValueError("model_training needs the controls (it corrects by the Gaussian twin's rows); drop "
+                         "--no-controls or add --no-model-training")
     if v["orbits"] and v["activation"] != "sign":
         v["orbits"] = 0  # derived for the sign code only; 0 (not refused) so that a sweep can mix codes
     if kind == "data" and v["gmm_optimum"] and v["activation"] != "sign":
         v["gmm_optimum"] = False  # derived for the sign code only; False (not refused) so that a sweep can mix codes
+    if kind == "data" and v["model_training"] and v["activation"] != "sign":
+        v["model_training"] = False  # as gmm_optimum
     v["parametrization"] = v["parametrization"] or ("optimal-decoder" if gaussian and v["method"] == "population"
                                                     else "untied")
     if v["parametrization"] == "optimal-decoder" and not (gaussian and v["method"] == "population"):

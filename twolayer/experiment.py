@@ -198,6 +198,7 @@ def _run_data(config, progress):
         schedule=config.schedule, init=config.init, controls=config.controls, progress=progress,
         dtype=config.dtype, record_spectrum=config.record_spectrum, decoder=config.decoder,
         decoder_steps=config.decoder_steps, decoder_basis=config.decoder_basis, gmm_optimum=config.gmm_optimum,
+        model_training=config.model_training,
         orbits=config.orbits or 0, validation=config.validation,
     )
 

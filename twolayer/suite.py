@@ -100,6 +100,7 @@ PREDICTIONS = (
     ("theory_encoder_contrast_risk", "bins-d"),  # its risk under the training rows grouped by contrast (32 bins)
     ("theory_encoder_brightness_contrast_risk", "bc-d"),  # grouped by brightness x contrast (4 x 8), means kept
     ("gmm_optimum_risk", "gmm-opt"),  # the best sign code for a 4-component mixture with means (clusters)
+    ("model_training_risk", "bc-train"),  # where the default training stops on the brightness x contrast model
 )
 #: flag -> what it warns about.
 FLAGS = {
@@ -111,8 +112,8 @@ FLAGS = {
 #: relative tolerance of the count: a cell is within when some prediction p has |p - held-out| <= TOLERANCE * held-out.
 TOLERANCE = 0.05
 #: the options a suite cell takes from the option table besides data, rate and remove_item_mean.
-RUN_OPTIONS = ("activation", "steps", "theory_steps", "controls", "gmm_optimum", "seed", "max_items", "test_fraction",
-               "contrast_normalize", "whiten", "batch_size", "lr", "optimizer", "schedule", "init", "dtype")
+RUN_OPTIONS = ("activation", "steps", "theory_steps", "controls", "gmm_optimum", "model_training", "seed", "max_items",
+               "test_fraction", "contrast_normalize", "whiten", "batch_size", "lr", "optimizer", "schedule", "init", "dtype")
 
 
 # ----------------------------------------------------------------------------- the spec
@@ -185,7 +186,8 @@ def suite_spec(data=None, rates=None, remove_item_mean="both", *, name: str = SU
         options["seed"], seeds = seeds, None
     defaults = {k: v for k, v in options.items() if v is not None}
     if defaults.get("controls", True) and defaults.get("activation", "sign") == "sign":
-        defaults.setdefault("gmm_optimum", True)  # the suite's one departure from the option defaults
+        defaults.setdefault("gmm_optimum", True)  # the suite's departures from the option defaults
+        defaults.setdefault("model_training", True)
     grid = {
         "data": _unique(OPTIONS["data"].check(v) if isinstance(v, str) else v for v in data),
         "remove_item_mean": list(means),
@@ -322,6 +324,7 @@ ROW_FIELDS = (
     "least_squares_factor", "best_prediction_at_n_train", "best_ratio_at_n_train",
     "gaussian_twin_risk", "gaussian_twin_risk_stderr", "theory_encoder_risk", "theory_encoder_risk_stderr",
     "gmm_optimum_heldout_risk", "gmm_optimum_heldout_risk_stderr",
+    "model_training_heldout_risk", "model_training_heldout_risk_stderr",
     "kappa", "kappa_raw", "kappa_stderr", "top_eigenvalue_fraction", "projection_excess_kurtosis",
     "projection_excess_kurtosis_top", "norm_spread", "norm_spread_gaussian", "norm_spread_ratio",
     "flags", "closest_relative_error", "within_tolerance", "seed", "status", "error", "seconds", "run_key", "version",

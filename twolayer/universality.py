@@ -81,7 +81,15 @@ and two controls (``controls=True``) that separate the causes of a gap (theory/u
   on the data, with its least-squares decoder, like the trained encoder: a model-based code that
   a user can compare with training (theory/universality.md, "The best code for a model of the
   data": on the digits it beats the default training by up to 6 %; on patches it does not, and
-  its risk is well above ``gmm_optimum_risk``).
+  its risk is well above ``gmm_optimum_risk``);
+* ``model_training_risk`` (sign only): where the default training stops on the brightness-contrast
+  model: :func:`~twolayer.simulations.mixture_training.train_on_mixture` (the samples default's Adam,
+  schedule, smoothing and start, on the exact loss of the smoothed network under the model of the
+  standardised training rows), that encoder's model risk less the model's Gaussian excess, as
+  ``theory_encoder_brightness_contrast_risk``; and ``model_training_heldout_risk`` (``_stderr``), that
+  encoder on the test rows. Only with ``model_training=True`` (and the controls); None when
+  n_train < 32 d or the loss's size, K n (n + 1) / 2 orthant probabilities a step, exceeds
+  :data:`MODEL_TRAINING_MAX_PAIRS` (theory/universality.md, "The default training on the data model").
 
 Too few training items (:func:`few_samples_flags`: n_train < d, or n >= n_train / 2) are flagged in
 ``few_samples`` (the flags) and ``few_samples_warning`` (a sentence, None when there are enough), and
@@ -116,6 +124,9 @@ DECODER_REFIT = "least squares on training codes"
 DATA_BLAS_THREADS = 1
 #: most L-BFGS iterations of ``gmm_optimum_risk`` (:func:`~twolayer.theory.gaussian_mixture.gaussian_mixture_optimum`).
 GMM_OPTIMUM_ITERATIONS = 300
+#: most orthant probabilities a step of ``model_training_risk`` (K n (n + 1) / 2; d = n = 64 with the 32
+#: brightness-contrast groups is 66560, about 0.05 s a step): larger cells record None.
+MODEL_TRAINING_MAX_PAIRS = 70000
 #: THE sample-size rule of data runs (:func:`few_samples_flags`; the suite's flags read it too): flag -> what it means.
 FEW_SAMPLES = {
     "n_train<d": "fewer training items than dimensions: the training covariance is singular",
@@ -345,6 +356,7 @@ def data_experiment(
     decoder_steps: int | None = None,
     decoder_basis: str | None = None,
     gmm_optimum: bool = False,
+    model_training: bool = False,
     orbits: int = 0,
     validation: float = 0.0,
 ) -> dict:
@@ -415,6 +427,8 @@ def data_experiment(
         Basis of the nonlinear decoders (None: pca).
     gmm_optimum : bool, optional
         With the controls: record ``gmm_optimum_risk`` (module docstring; default False).
+    model_training : bool, optional
+        With the controls: record ``model_training_risk`` (module docstring; default False).
     orbits : int, optional
         Sign code: record ``predicted_risk_orbit``, the exact Gaussian risk of the best sign-flip orbit
         encoder with at least this many orbits for the training covariance
@@ -460,7 +474,8 @@ def _data_experiment(**options):
 def _data_experiment_body(*, data, rate, n, activation, steps, theory_steps, seed, remove_item_mean,
                           contrast_normalize, whiten, test_fraction, max_items, batch_size, lr, optimizer, schedule,
                           init, controls, progress, dtype, d, record_spectrum, decoder="linear", decoder_steps=None,
-                          decoder_basis=None, gmm_optimum=False, orbits=0, validation=0.0):
+                          decoder_basis=None, gmm_optimum=False, orbits=0, validation=0.0,
+                          model_training=False):
     """:func:`_data_experiment` without the BLAS limit."""
     from .config import code_size
     from .data import prepare
@@ -475,6 +490,8 @@ def _data_experiment_body(*, data, rate, n, activation, steps, theory_steps, see
     rate = _check(rate, n, test_fraction, steps, theory_steps)
     if gmm_optimum and not controls:
         raise ValueError("gmm_optimum needs the controls (it starts from the theory encoder); drop --no-controls")
+    if model_training and not controls:
+        raise ValueError("model_training needs the controls (it corrects by the Gaussian twin's rows); drop --no-controls")
     act = get_activation(activation)
     if parse_spec(data)[0] == "gaussian":
         raise ValueError("data_experiment needs a data set; for the Gaussian source use twolayer.simulations.train")
@@ -560,6 +577,7 @@ def _data_experiment_body(*, data, rate, n, activation, steps, theory_steps, see
         "theory_encoder_contrast_risk": None, "contrast_bins": None, "theory_encoder_brightness_contrast_risk": None,
         "gmm_optimum_risk": None, "gmm_means_components": None, "gmm_optimum_heldout_risk": None,
         "gmm_optimum_heldout_risk_stderr": None, "gmm_optimum_train_risk": None,
+        "model_training_risk": None, "model_training_heldout_risk": None, "model_training_heldout_risk_stderr": None,
     }
 
     final = record["final_risk"]
@@ -605,6 +623,16 @@ def _data_experiment_body(*, data, rate, n, activation, steps, theory_steps, see
                 record.update(gmm_optimum_heldout_risk=opt["test"], gmm_optimum_heldout_risk_stderr=opt["stderr"],
                               gmm_optimum_train_risk=opt["train"])
             seconds["seconds_gmm_optimum"] = time.perf_counter() - t0
+        if model_training:
+            t0 = time.perf_counter()
+            B_model = _model_training(Xtr, split.cov, n, act, seed, steps=steps, lr=lr, optimizer=optimizer,
+                                      schedule=schedule, init=init, dtype=dtype)
+            if B_model is not None:
+                record["model_training_risk"] = _brightness_contrast_risk(
+                    B_model, Xtr, Gtr, population_risk(B_model, activation=act, cov=split.cov), act)
+                scored = _scored(Xtr, Xte, B_model, act)
+                record.update(model_training_heldout_risk=scored["test"], model_training_heldout_risk_stderr=scored["stderr"])
+            seconds["seconds_model_training"] = time.perf_counter() - t0
 
     record.update({k: float(v) for k, v in seconds.items()})
     record["seconds"] = time.perf_counter() - t_start
@@ -677,6 +705,31 @@ def _binned_risk(grouping, B, Xtr, Gtr, gauss, act, *, scale_twin=True):
         twin_rows, exact = scales[:, None] * Gtr, mixture_risk(gauss, kappa_of_scales(scales))
     (data, groups), (twin, _) = risk(Xtr), risk(twin_rows)
     return data - (twin - exact), groups
+
+
+def _model_training(Xtr, cov, n, act, seed, *, steps, lr, optimizer, schedule, init, dtype):
+    """The encoder the run's training reaches on the brightness-contrast model of the training rows; None if out of reach.
+
+    The model is fitted to the standardised rows (mean ||x||^2 / d = 1), as training sees them, and
+    the run's start, steps, optimiser, rate and schedule are used (no minibatches, no early stopping).
+    """
+    from .simulations.mixture_training import train_on_mixture
+    from .simulations.model import init_params
+    from .simulations.training import theory_start
+    from .theory.gaussian_mixture import BRIGHTNESS_CONTRAST_BINS, brightness_contrast_mixture
+
+    groups = int(np.prod(BRIGHTNESS_CONTRAST_BINS))
+    N, d = Xtr.shape
+    if act.name != "sign" or N < d * groups or groups * n * (n + 1) // 2 > MODEL_TRAINING_MAX_PAIRS:
+        return None
+    variance = float(np.mean(np.sum(Xtr * Xtr, axis=1))) / d  # training's standardisation (trace of cov / d)
+    if init == "theory":
+        start = theory_start(d, n, act, cov / variance, "untied", seed, dtype)
+    else:
+        start = init_params(d, n, parametrization="untied", init=init, seed=seed)
+    covs, weights, means = brightness_contrast_mixture(Xtr / math.sqrt(variance))
+    return train_on_mixture(covs, weights, means, n, steps=steps, seed=seed, lr=lr, optimizer=optimizer,
+                            schedule=schedule, start=start)
 
 
 def _gmm_optimum(B, Xtr, act, seed):

@@ -23,6 +23,15 @@ with Phi_2 the bivariate normal orthant probability (:func:`bivariate_normal_cdf
 Gaussian integrals). Zero means give back 2 phi(0) = sqrt(2/pi) and (2/pi) arcsin rho.
 Clusters (the digit classes) need the means (theory/universality.md, "Exploitable structure").
 
+**The smoothed sign code** that sample training differentiates (:mod:`twolayer.simulations.estimators`),
+s_i = erf(u_i / (sqrt 2 t_i)) = E_eps sign(u_i + t_i eps_i), is the sign code of u + t eps with
+independent eps ~ N(0, I). So the same formulas hold with K_ii -> K_ii + t_i^2 in a_i and in
+sqrt(K_ii) (not in K_ij, i != j), and the diagonal E[s_i^2], two independent noises, is
+4 Phi_2(a_i, a_i; K_ii / (K_ii + t_i^2)) - 4 Phi(a_i) + 1 (proved, the same Gaussian integrals;
+zero means: (2/pi) arcsin(K_ij / sqrt((K_ii + t_i^2)(K_jj + t_j^2))), the erf kernel).
+:func:`smoothed_sign_loss_jax` is the exact loss E||x - A s||^2 of the smoothed network under a
+mixture, which :func:`twolayer.simulations.mixture_training.train_on_mixture` descends.
+
 Mixtures for data: :func:`fit_gaussian_mixture` (EM, zero means, full covariances, eigenvalues
 floored), :func:`fit_gaussian_mixture_with_means` (scikit-learn's EM) and
 :func:`contrast_binned_mixture` (rows grouped by contrast, no fit). Using one as a prediction of
@@ -85,16 +94,18 @@ def bivariate_normal_cdf(h, k, rho, xp=np, nodes: int = _BVN_NODES):
     return xp.where(rho <= -1.0, xp.maximum(ndtr(h) + ndtr(k) - 1.0, 0.0), value)
 
 
-def sign_moments_with_mean(B, mean, cov, xp=np, nodes: int = _BVN_NODES):
+def sign_moments_with_mean(B, mean, cov, xp=np, nodes: int = _BVN_NODES, smoothing=None):
     """(C, M, E||x||^2) of the sign code of x ~ N(mean, cov): the formulas of the module docstring.
 
     ``xp``: numpy (default) or jax.numpy (differentiable in B while no two rows are parallel);
-    ``nodes``: the order of :func:`bivariate_normal_cdf`.
+    ``nodes``: the order of :func:`bivariate_normal_cdf`; ``smoothing``: None (the sign code) or
+    the variances t_i^2 >= 0 of the smoothed code erf(u_i / (sqrt 2 t_i)) (module docstring).
     """
     ndtr, erf = _special(xp)
     n = B.shape[0]
     K = B @ cov @ B.T
-    s = xp.sqrt(xp.maximum(xp.diagonal(K), 1e-300))
+    kd = xp.diagonal(K)
+    s = xp.sqrt(xp.maximum(kd if smoothing is None else kd + smoothing, 1e-300))
     a = (B @ mean) / s
     C = xp.outer(mean, erf(a / np.sqrt(2.0))) + (cov @ B.T) / s * (2.0 * xp.exp(-0.5 * a * a) / np.sqrt(2.0 * np.pi))
     P = ndtr(a)
@@ -107,7 +118,11 @@ def sign_moments_with_mean(B, mean, cov, xp=np, nodes: int = _BVN_NODES):
         M[i, j] = upper
     else:
         M = xp.zeros((n, n), dtype=upper.dtype).at[i, j].set(upper)
-    return C, M + M.T + xp.eye(n), xp.trace(cov) + mean @ mean
+    if smoothing is None:
+        diagonal = xp.eye(n)
+    else:  # E[s_i^2]: u_i + t_i eps and u_i + t_i eps', correlation K_ii / (K_ii + t_i^2)
+        diagonal = xp.diag(4.0 * bivariate_normal_cdf(a, a, xp.clip(kd / (s * s), -1.0, 1.0), xp, nodes) - 4.0 * P + 1.0)
+    return C, M + M.T + diagonal, xp.trace(cov) + mean @ mean
 
 
 def gaussian_mixture_risk(B, covariances, weights, *, activation="sign", means=None) -> float:
@@ -459,6 +474,44 @@ def gaussian_mixture_risk_jax(B, covariances, weights, means, nodes: int = _BVN_
         Ck, Mk, trace = sign_moments_with_mean(B, mean, cov, jnp, nodes)
         C, M, energy = C + w * Ck, M + w * Mk, energy + w * trace
     return 1.0 - jnp.trace(C @ jnp.linalg.solve(M, C.T)) / energy
+
+
+def smoothed_sign_loss_jax(A, B, covariances, weights, means, width, nodes: int = 16):
+    r"""E||x - A s||^2 exactly, s_i = erf(u_i / (sqrt 2 width r_i)), u = B x, x ~ sum_k w_k N(mu_k, Sigma_k).
+
+    r_i^2 = E u_i^2 = sum_k w_k (b_i^T Sigma_k b_i + (b_i . mu_k)^2) is the population scale of
+    neuron i (sample training uses its minibatch root-mean-square), so the smoothing is invariant to
+    rescaling a row of B. With C = E[x s^T] and M = E[s s^T] from :func:`sign_moments_with_mean`
+    (``smoothing`` = width^2 r^2), the loss is E||x||^2 - 2 tr(A^T C) + tr(A M A^T) (proved).
+    JAX, differentiable in (A, B); call under ``jax.enable_x64``.
+
+    Parameters
+    ----------
+    A : jax.Array
+        d x n decoder.
+    B : jax.Array
+        n x d encoder.
+    covariances, means : jax.Array
+        K x d x d and K x d, the stacked components.
+    weights : jax.Array
+        The K weights, summing to 1.
+    width : float or jax.Array
+        The relative smoothing width tau > 0 (sign as tau -> 0).
+    nodes : int
+        Order of the orthant-probability rule (default 16, :func:`bivariate_normal_cdf`).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    SB = jnp.einsum("kde,ne->knd", covariances, B)
+    centred = jnp.einsum("knd,nd->kn", SB, B)
+    shift = means @ B.T
+    scale2 = weights @ (centred + shift * shift)
+    smoothing = width * width * scale2
+    C, M, energy = jax.vmap(lambda mu, cov: sign_moments_with_mean(B, mu, cov, jnp, nodes, smoothing))(
+        means, covariances)
+    C, M, energy = (jnp.tensordot(weights, v, 1) for v in (C, M, energy))
+    return energy - 2.0 * jnp.sum(A * C) + jnp.sum((A @ M) * A)
 
 
 def gaussian_mixture_optimum(B0, covariances, weights, means=None, *, maxiter: int = 500) -> tuple[float, np.ndarray]:
