@@ -85,6 +85,9 @@ def test_resolved_defaults_follow_the_source_and_method():
         ({"rate": 0.5, "save_params": "x.txt"}, ".npz"),
         ({"rate": 0.5, "save_params": "x-{nope}.npz"}, "not an option"),
         ({"rate": 0.5, "data": "nosuchkind"}, "unknown data spec kind"),
+        ({"data": "digits", "rate": 0.5, "controls": False, "gmm_optimum": True}, "gmm_optimum needs the controls"),
+        ({"data": "digits", "rate": 0.5, "controls": False, "model_training": True}, "model_training needs the controls"),
+        ({"rate": 0.5, "model_training": True}, "model_training applies only to data sets"),
     ],
 )
 def test_bad_configurations_say_what_is_accepted(values, match):

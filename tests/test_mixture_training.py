@@ -50,5 +50,5 @@ def test_bad_mixtures_and_starts_are_refused():
         train_on_mixture(covs, w, [np.zeros(4)] * 2, 2, steps=2)
     with pytest.raises(ValueError, match="start"):
         train_on_mixture(covs, w, means, 2, steps=2, start={"A": np.zeros((3, 2)), "B": np.zeros((3, 3))})
-    with pytest.raises(ValueError, match="n"):
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
         train_on_mixture(covs, w, means, 0, steps=2)
