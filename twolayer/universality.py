@@ -625,8 +625,8 @@ def _data_experiment_body(*, data, rate, n, activation, steps, theory_steps, see
             seconds["seconds_gmm_optimum"] = time.perf_counter() - t0
         if model_training:
             t0 = time.perf_counter()
-            B_model = _model_training(Xtr, split.cov, n, act, seed, steps=steps, lr=lr, optimizer=optimizer,
-                                      schedule=schedule, init=init, dtype=dtype)
+            B_model = _model_training(Xtr, n, act, seed, steps=steps, lr=lr, optimizer=optimizer, schedule=schedule,
+                                      init=init, dtype=dtype)
             if B_model is not None:
                 record["model_training_risk"] = _brightness_contrast_risk(
                     B_model, Xtr, Gtr, population_risk(B_model, activation=act, cov=split.cov), act)
@@ -707,14 +707,16 @@ def _binned_risk(grouping, B, Xtr, Gtr, gauss, act, *, scale_twin=True):
     return data - (twin - exact), groups
 
 
-def _model_training(Xtr, cov, n, act, seed, *, steps, lr, optimizer, schedule, init, dtype):
+def _model_training(Xtr, n, act, seed, *, steps, lr, optimizer, schedule, init, dtype):
     """The encoder the run's training reaches on the brightness-contrast model of the training rows; None if out of reach.
 
-    The model is fitted to the standardised rows (mean ||x||^2 / d = 1), as training sees them, and
-    the run's start, steps, optimiser, rate and schedule are used (no minibatches, no early stopping).
+    The model is fitted to the standardised rows (mean ||x||^2 / d = 1: the training's own
+    :class:`~twolayer.simulations.sources.Source`), and the run's start, steps, optimiser, rate and
+    schedule are used (no minibatches, no early stopping).
     """
     from .simulations.mixture_training import train_on_mixture
     from .simulations.model import init_params
+    from .simulations.sources import make_source
     from .simulations.training import theory_start
     from .theory.gaussian_mixture import BRIGHTNESS_CONTRAST_BINS, brightness_contrast_mixture
 
@@ -722,12 +724,12 @@ def _model_training(Xtr, cov, n, act, seed, *, steps, lr, optimizer, schedule, i
     N, d = Xtr.shape
     if act.name != "sign" or N < d * groups or groups * n * (n + 1) // 2 > MODEL_TRAINING_MAX_PAIRS:
         return None
-    variance = float(np.mean(np.sum(Xtr * Xtr, axis=1))) / d  # training's standardisation (trace of cov / d)
+    standardised = make_source(d, data=Xtr).standardised()  # as train(data=Xtr) sees the rows
     if init == "theory":
-        start = theory_start(d, n, act, cov / variance, "untied", seed, dtype)
+        start = theory_start(d, n, act, standardised["cov"], "untied", seed, dtype)
     else:
         start = init_params(d, n, parametrization="untied", init=init, seed=seed)
-    covs, weights, means = brightness_contrast_mixture(Xtr / math.sqrt(variance))
+    covs, weights, means = brightness_contrast_mixture(standardised["data"])
     return train_on_mixture(covs, weights, means, n, steps=steps, seed=seed, lr=lr, optimizer=optimizer,
                             schedule=schedule, start=start)
 

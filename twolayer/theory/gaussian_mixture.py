@@ -479,7 +479,7 @@ def gaussian_mixture_risk_jax(B, covariances, weights, means, nodes: int = _BVN_
 def smoothed_sign_loss_jax(A, B, covariances, weights, means, width, nodes: int = 16):
     r"""E||x - A s||^2 exactly, s_i = erf(u_i / (sqrt 2 width r_i)), u = B x, x ~ sum_k w_k N(mu_k, Sigma_k).
 
-    r_i^2 = E u_i^2 = sum_k w_k (b_i^T Sigma_k b_i + (b_i . mu_k)^2) is the population scale of
+    r_i^2 = E u_i^2 = b_i^T S b_i, S = sum_k w_k (Sigma_k + mu_k mu_k^T) the second moment, is the population scale of
     neuron i (sample training uses its minibatch root-mean-square), so the smoothing is invariant to
     rescaling a row of B. With C = E[x s^T] and M = E[s s^T] from :func:`sign_moments_with_mean`
     (``smoothing`` = width^2 r^2), the loss is E||x||^2 - 2 tr(A^T C) + tr(A M A^T) (proved).
@@ -503,11 +503,8 @@ def smoothed_sign_loss_jax(A, B, covariances, weights, means, width, nodes: int 
     import jax
     import jax.numpy as jnp
 
-    SB = jnp.einsum("kde,ne->knd", covariances, B)
-    centred = jnp.einsum("knd,nd->kn", SB, B)
-    shift = means @ B.T
-    scale2 = weights @ (centred + shift * shift)
-    smoothing = width * width * scale2
+    second = jnp.tensordot(weights, covariances, 1) + (means.T * weights) @ means  # S, d x d
+    smoothing = width * width * jnp.sum((B @ second) * B, axis=1)
     C, M, energy = jax.vmap(lambda mu, cov: sign_moments_with_mean(B, mu, cov, jnp, nodes, smoothing))(
         means, covariances)
     C, M, energy = (jnp.tensordot(weights, v, 1) for v in (C, M, energy))
