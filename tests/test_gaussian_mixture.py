@@ -93,6 +93,39 @@ def test_bivariate_normal_cdf_against_scipy_and_its_limits():
     np.testing.assert_allclose(bivariate_normal_cdf(0.0, 0.0, rho), 0.25 + np.arcsin(rho) / (2 * np.pi), atol=1e-14)
 
 
+def test_jax_bivariate_normal_cdf_values_and_derivatives():
+    """The JAX Phi_2 equals the numpy one (itself checked against scipy), and its closed-form partials
+    (phi(h) Phi((k - rho h)/s), the density for rho) equal central differences of scipy's CDF."""
+    import jax
+    import jax.numpy as jnp
+    from scipy.stats import multivariate_normal
+
+    from twolayer.theory.gaussian_mixture import bivariate_normal_cdf
+
+    def scipy_cdf(h, k, rho):
+        return multivariate_normal(mean=[0, 0], cov=[[1, rho], [rho, 1]]).cdf([h, k])
+
+    rng = np.random.default_rng(5)
+    h, k, rho = rng.uniform(-2.5, 2.5, 12), rng.uniform(-2.5, 2.5, 12), rng.uniform(-0.95, 0.95, 12)
+    with jax.enable_x64(True):
+        value = jax.jit(lambda *v: bivariate_normal_cdf(*v, jnp, 16))(h, k, rho)
+        np.testing.assert_allclose(value, bivariate_normal_cdf(h, k, rho), atol=1e-13)
+        grad = jax.grad(lambda *v: bivariate_normal_cdf(*v, jnp, 16), argnums=(0, 1, 2))
+        step = 1e-5
+        for args in zip(h, k, rho):
+            got = grad(*map(jnp.asarray, args))
+            for which in range(3):
+                up, down = list(args), list(args)
+                up[which] += step
+                down[which] -= step
+                reference = (scipy_cdf(*up) - scipy_cdf(*down)) / (2 * step)
+                assert float(got[which]) == pytest.approx(reference, abs=1e-6)
+        # |rho| = 1: finite, and d/dh the closed form's: phi(h) 1[h < k]
+        at_one = grad(jnp.asarray(-0.3), jnp.asarray(0.4), jnp.asarray(1.0))
+        assert float(at_one[0]) == pytest.approx(np.exp(-0.045) / np.sqrt(2 * np.pi), rel=1e-12)
+        assert float(at_one[1]) == 0.0 and float(at_one[2]) == 0.0
+
+
 @pytest.mark.parametrize("activation", ["sign", "linear"])
 def test_mixture_with_means_against_monte_carlo(activation):
     """Components with means (clusters): the exact risk against the held-out risk of a least-squares

@@ -171,6 +171,30 @@ def test_on_gaussian_data_the_controls_agree(gaussian_record):
     assert rec["final_risk"] > rec["theory_encoder_risk"] - 4 * noise
 
 
+def test_the_default_suite_computes_bc_train_at_every_patch_cell():
+    """`bc-train` needs n_train >= 32 d and K n (n + 1) / 2 <= MODEL_TRAINING_MAX_PAIRS (K = 32 groups):
+    both hold at every patch cell of the default suite (rows counted from the prepared splits); the
+    largest is 16x16 at r = 1 (n = 256: 1,052,672 pairs a step)."""
+    import numpy as np
+
+    from twolayer.config import code_size
+    from twolayer.data import prepare
+    from twolayer.suite import DEFAULT_DATA, DEFAULT_RATES
+    from twolayer.theory.gaussian_mixture import BRIGHTNESS_CONTRAST_BINS
+    from twolayer.universality import MODEL_TRAINING_MAX_PAIRS
+
+    groups = int(np.prod(BRIGHTNESS_CONTRAST_BINS))
+    largest = 0
+    for spec in (s for s in DEFAULT_DATA if s.startswith("patches")):
+        _, split = prepare(spec, seed=0)
+        N, d = split.train.shape
+        assert N >= groups * d
+        for rate in DEFAULT_RATES:
+            n = code_size(rate, d)
+            largest = max(largest, groups * n * (n + 1) // 2)
+    assert largest == groups * 256 * 257 // 2 <= MODEL_TRAINING_MAX_PAIRS
+
+
 def test_the_theory_encoder_reaches_the_gaussian_optimum_where_one_eigenvalue_dominates(tmp_path):
     """The theory encoder is the Gaussian-optimal code for the training covariance, also on a
     spiked spectrum (one eigenvalue 90 % of the variance, the rest k^-1; raw image patches have
