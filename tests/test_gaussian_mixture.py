@@ -170,6 +170,13 @@ def test_mixture_optimum_reaches_the_closed_forms():
     risk, B = gaussian_mixture_optimum(rng.standard_normal((1, d)), [s**2 * np.eye(d)] * 2, [0.5, 0.5], [mean, -mean])
     assert risk == pytest.approx(expected, abs=1e-7)
     assert abs(B[0, 0]) / np.linalg.norm(B[0]) > 0.999  # the neuron reads the cluster axis
+    # the search says whether it converged: here within the limit; stopped after 2 iterations, it is not
+    # converged and its risk is above the optimum's closed form
+    start = rng.standard_normal((4, d))
+    risk, _, search = gaussian_mixture_optimum(start, [np.eye(d)], [1.0], full_output=True)
+    assert search["converged"] and 0 < search["iterations"] < 500 and risk == pytest.approx(1 - 1 / np.pi, abs=1e-7)
+    risk, _, search = gaussian_mixture_optimum(start, [np.eye(d)], [1.0], maxiter=2, full_output=True)
+    assert not search["converged"] and search["iterations"] == 2 and risk > 1 - 1 / np.pi + 1e-6
 
 
 def test_contrast_bins_recover_a_mixture_with_separated_scales():

@@ -152,6 +152,10 @@ def test_on_gaussian_data_the_controls_agree(gaussian_record):
     assert rec["theory_encoder_contrast_risk"] == pytest.approx(rec["theory_encoder_gaussian_risk"], rel=0.01)
     assert rec["theory_encoder_brightness_contrast_risk"] == pytest.approx(rec["theory_encoder_gaussian_risk"], rel=0.01)
     assert rec["gmm_means_components"] == 4
+    # L-BFGS either converged or stopped at the suite's limit, and says which
+    from twolayer.universality import GMM_OPTIMUM_ITERATIONS
+    assert rec["gmm_optimum_converged"] or rec["gmm_optimum_iterations"] == GMM_OPTIMUM_ITERATIONS
+    assert 0 < rec["gmm_optimum_iterations"] <= GMM_OPTIMUM_ITERATIONS
     assert rec["gmm_optimum_risk"] == pytest.approx(rec["theory_encoder_gaussian_risk"], rel=0.015)
     # that optimum's encoder, measured on the held-out Gaussian rows, has the Gaussian risk it was
     # predicted to have: the recorded code is the optimised one (measured: 0.4354 +- 0.0037 against

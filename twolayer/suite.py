@@ -108,6 +108,8 @@ FLAGS = {
     "top_eig>50%": "one eigenvalue holds more than half the variance: the allocation formula is optimistic",
     "kappa_raw>1": "norms more concentrated than a Gaussian's (kappa_raw above 1 by 3 standard errors): "
                    "not a scale mixture",
+    "gmm-opt_at_limit": "gmm-opt's L-BFGS stopped at its iteration limit, not converged: an upper bound on the "
+                        "model's best code",
 }
 #: relative tolerance of the count: a cell is within when some prediction p has |p - held-out| <= TOLERANCE * held-out.
 TOLERANCE = 0.05
@@ -294,7 +296,7 @@ def cell_flags(record: dict) -> list:
     ----------
     record : dict
         A data run's record (``n``, ``n_train``, ``d``, ``top_eigenvalue_fraction``,
-        ``kappa_raw``, ``kappa_stderr``; missing fields raise no flag).
+        ``kappa_raw``, ``kappa_stderr``, ``gmm_optimum_converged``; missing fields raise no flag).
 
     Returns
     -------
@@ -305,6 +307,8 @@ def cell_flags(record: dict) -> list:
     --------
     >>> cell_flags({"n": 64, "n_train": 100, "d": 640})
     ['n_train<d', 'n>=n_train/2']
+    >>> cell_flags({"n": 32, "n_train": 16000, "d": 64, "gmm_optimum_converged": False})
+    ['gmm-opt_at_limit']
     """
     flags = few_samples_flags(record.get("n"), record.get("n_train"), record.get("d"))
     if (record.get("top_eigenvalue_fraction") or 0.0) > 0.5:
@@ -312,6 +316,8 @@ def cell_flags(record: dict) -> list:
     raw, se = record.get("kappa_raw"), record.get("kappa_stderr")
     if raw is not None and se is not None and raw > 1.0 + 3.0 * se:
         flags.append("kappa_raw>1")
+    if record.get("gmm_optimum_converged") is False:
+        flags.append("gmm-opt_at_limit")
     return flags
 
 

@@ -73,7 +73,9 @@ and two controls (``controls=True``) that separate the causes of a gap (theory/u
 * ``gmm_optimum_risk`` (sign only): the best sign code for a Gaussian mixture *with means* of
   ``gmm_means_components`` components fitted to the training rows (scikit-learn's EM): the exact
   mixture risk minimised over the encoder by L-BFGS from the theory encoder
-  (:func:`~twolayer.theory.gaussian_mixture.gaussian_mixture_optimum`; a local minimum). Clusters
+  (:func:`~twolayer.theory.gaussian_mixture.gaussian_mixture_optimum`: where L-BFGS stops, an upper
+  bound on the model's best code; ``gmm_optimum_iterations`` and ``gmm_optimum_converged`` say whether it
+  stopped at :data:`GMM_OPTIMUM_ITERATIONS`, as it does on raw image patches). Clusters
   let a code do better than on the Gaussian with the same covariance (the digits;
   theory/universality.md, "Exploitable structure"). Only with ``gmm_optimum=True`` (and the
   controls); None when n_train <= K (d + 1) or the code is not sign;
@@ -578,6 +580,7 @@ def _data_experiment_body(*, data, rate, n, activation, steps, theory_steps, see
         "theory_encoder_contrast_risk": None, "contrast_bins": None, "theory_encoder_brightness_contrast_risk": None,
         "gmm_optimum_risk": None, "gmm_means_components": None, "gmm_optimum_heldout_risk": None,
         "gmm_optimum_heldout_risk_stderr": None, "gmm_optimum_train_risk": None,
+        "gmm_optimum_iterations": None, "gmm_optimum_converged": None,
         "model_training_risk": None, "model_training_heldout_risk": None, "model_training_heldout_risk_stderr": None,
     }
 
@@ -618,7 +621,8 @@ def _data_experiment_body(*, data, rate, n, activation, steps, theory_steps, see
         seconds["seconds_theory_encoder"] = time.perf_counter() - t0
         if gmm_optimum:
             t0 = time.perf_counter()
-            record["gmm_optimum_risk"], record["gmm_means_components"], B_opt = _gmm_optimum(pop.B, Xtr, act, seed)
+            record["gmm_optimum_risk"], record["gmm_means_components"], B_opt, search = _gmm_optimum(pop.B, Xtr, act, seed)
+            record.update(gmm_optimum_iterations=search.get("iterations"), gmm_optimum_converged=search.get("converged"))
             if B_opt is not None:  # the model's best code, measured on the data like the other encoders
                 opt = _scored(Xtr, Xte, B_opt, act)
                 record.update(gmm_optimum_heldout_risk=opt["test"], gmm_optimum_heldout_risk_stderr=opt["stderr"],
@@ -736,17 +740,18 @@ def _model_training(Xtr, n, act, seed, *, steps, lr, optimizer, schedule, init, 
 
 
 def _gmm_optimum(B, Xtr, act, seed):
-    """(best sign-code risk for a Gaussian mixture with means fitted to the training rows, K, that code's encoder).
+    """(best sign-code risk for a Gaussian mixture with means fitted to the training rows, K, that code's encoder,
+    L-BFGS's ``{"iterations", "converged"}``).
 
-    Nones if the mixture cannot be fitted.
+    Nones (and an empty dict) if the mixture cannot be fitted.
     """
     from .theory.gaussian_mixture import DATA_COMPONENTS, fit_gaussian_mixture_with_means, gaussian_mixture_optimum
 
     if act.name != "sign" or Xtr.shape[0] <= DATA_COMPONENTS * (Xtr.shape[1] + 1):
-        return None, None, None
+        return None, None, None, {}
     mixture = fit_gaussian_mixture_with_means(Xtr, DATA_COMPONENTS, seed=seed)
-    risk, B_opt = gaussian_mixture_optimum(B, *mixture, maxiter=GMM_OPTIMUM_ITERATIONS)
-    return risk, DATA_COMPONENTS, B_opt
+    risk, B_opt, search = gaussian_mixture_optimum(B, *mixture, maxiter=GMM_OPTIMUM_ITERATIONS, full_output=True)
+    return risk, DATA_COMPONENTS, B_opt, search
 
 
 def _plain(value):

@@ -551,7 +551,7 @@ def smoothed_sign_loss_jax(A, B, covariances, weights, means, width, nodes: int 
     return energy - 2.0 * jnp.sum(A * C) + jnp.sum((A @ M) * A)
 
 
-def gaussian_mixture_optimum(B0, covariances, weights, means=None, *, maxiter: int = 500) -> tuple[float, np.ndarray]:
+def gaussian_mixture_optimum(B0, covariances, weights, means=None, *, maxiter: int = 500, full_output: bool = False):
     """Minimise the exact sign-code risk under a Gaussian mixture over the encoder, from ``B0``.
 
     L-BFGS (scipy) on :func:`gaussian_mixture_risk_jax` in float64, with a 16-node orthant rule
@@ -571,11 +571,14 @@ def gaussian_mixture_optimum(B0, covariances, weights, means=None, *, maxiter: i
         As in :func:`gaussian_mixture_risk` (means default to zero).
     maxiter : int
         Most L-BFGS iterations (default 500).
+    full_output : bool
+        Also return ``{"iterations": ..., "converged": ...}`` (L-BFGS's count, and whether it met its
+        gradient or decrease test rather than ``maxiter``).
 
     Returns
     -------
-    (float, ndarray)
-        The risk (re-evaluated by :func:`gaussian_mixture_risk`) and the encoder.
+    (float, ndarray) or (float, ndarray, dict)
+        The risk (re-evaluated by :func:`gaussian_mixture_risk`) and the encoder (and the dict).
     """
     import jax
     import jax.numpy as jnp
@@ -597,4 +600,7 @@ def gaussian_mixture_optimum(B0, covariances, weights, means=None, *, maxiter: i
 
         result = minimize(fun, B0.ravel(), jac=True, method="L-BFGS-B", options={"maxiter": int(maxiter)})
     B = result.x.reshape(n, d)
-    return gaussian_mixture_risk(B, covariances, weights, means=means), B
+    risk = gaussian_mixture_risk(B, covariances, weights, means=means)
+    if full_output:
+        return risk, B, {"iterations": int(result.nit), "converged": bool(result.success)}
+    return risk, B
