@@ -882,7 +882,7 @@ def build_parser() -> argparse.ArgumentParser:
             "training rows (gmm-opt; 10 s to minutes per cell) (default: true with the controls and the sign code)")},
         "model_training": {"help": (
             "also predict where the default training stops on the brightness x contrast model of the training rows "
-            "(bc-train; up to about 2 minutes per cell, larger cells skipped) (default: true with the controls and the sign "
+            "(bc-train; 5 s to 20 minutes per cell; needs n_train >= 32 d) (default: true with the controls and the sign "
             "code)")},
         "seed": {"nargs": "+", "metavar": "SEED", "help": (
             f"{run_options.OPTIONS['seed'].help}; several seeds run each cell once per seed and add a table over "

@@ -679,7 +679,7 @@ _OPTIONS = [
            "with the controls (sign code): also predict where the default training stops on the brightness x "
            "contrast model of the training rows: the same Adam, schedule, smoothing and start on the model's exact "
            "loss (model_training_risk), and measure that code on the test rows (model_training_heldout_risk; "
-           "d = n = 64: about 100 s; larger cells are skipped; on in twolayer universality)", "data", applies="data"),
+           "d = n = 64: about 50 s, d = n = 256: about 15 minutes; needs n_train >= 32 d; on in twolayer universality)", "data", applies="data"),
     Option("theory_steps", Integer(1), None,
            "population steps of the theory encoder (control; Adam on the exact Gaussian risk)", "data",
            applies="data", default_text="steps"),
