@@ -32,6 +32,7 @@ from twolayer.suite import (
     DEFAULT_RATES,
     PREDICTIONS,
     TOLERANCE,
+    cell_row,
     check_suite,
     count_if_exact,
     run_suite,
@@ -107,6 +108,11 @@ def test_predictions_and_best_prediction_recomputed(suite):
         assert row["best_ratio"] == pytest.approx(row["final_risk"] / row["best_prediction"], rel=1e-12)
         N, n = Xtr.shape[0], row["n"]  # the theory at the cell's own training size
         assert row["best_prediction_at_n_train"] == pytest.approx(row["best_prediction"] * (N - 1) / (N - n - 1))
+        # a prediction already at the data size (the model twin) is not scaled again
+        at_n = cell_row({"data": row["data"], "remove_item_mean": row["remove_item_mean"], "rate": row["rate"],
+                         "seed": row["seed"]}, {**row, "model_twin_risk": row["final_risk"] * (1 + 1e-9)})
+        assert at_n["best_prediction_name"] == "model_twin_risk" and at_n["best_prediction_at_n_train"] == \
+            pytest.approx(row["final_risk"] * (1 + 1e-9), rel=1e-12)
         off = np.abs(np.array(list(values.values())) - row["final_risk"]) / row["final_risk"]
         assert row["closest_relative_error"] == pytest.approx(off.min(), rel=1e-12)
         assert row["within_tolerance"] == (off.min() <= 0.05 and n < N / 2)

@@ -558,7 +558,7 @@ UNIVERSALITY_COLUMNS = [
     ("theory_encoder_gaussian_risk", "gauss-d", ".4f"), ("theory_encoder_mixture_risk", "mix-d", ".4f"),
     ("theory_encoder_gmm_risk", "gmm-d", ".4f"), ("theory_encoder_contrast_risk", "bins-d", ".4f"),
     ("theory_encoder_brightness_contrast_risk", "bc-d", ".4f"), ("gmm_optimum_risk", "gmm-opt", ".4f"),
-    ("model_training_risk", "bc-train", ".4f"), ("best", "best", "s"), ("best_ratio", "held/best", ".3f"),
+    ("model_training_risk", "bc-train", ".4f"), ("model_twin_risk", "bc-twin", ".4f"), ("best", "best", "s"), ("best_ratio", "held/best", ".3f"),
     ("best_prediction_at_n_train", "best@N", ".4f"), ("best_ratio_at_n_train", "held/best@N", ".3f"),
     ("gaussian_twin_risk", "twin", ".4f"), ("theory_encoder_risk", "theory-enc", ".4f"),
     ("gmm_optimum_heldout_risk", "gmm-enc", ".4f"), ("model_training_heldout_risk", "train-enc", ".4f"),
@@ -696,7 +696,8 @@ def _cmd_universality(args) -> int:
               "means kept (raw image patches); gmm-opt: the best sign code for a 4-component Gaussian mixture with means "
               "fitted to the training rows (clusters); bc-train: the default training (Adam, schedule, smoothing, start) "
               "run on the exact loss of bc's model, that encoder's bc risk less bc's Gaussian excess (n_train >= 32 d; "
-              "theory/universality.md); "
+              "theory/universality.md); bc-twin: the theory at the run's data size, the same training and decoder on "
+              "n_train rows drawn from bc's model, scored on fresh rows of the model (n_train >= 32 d); "
               "gauss-d / mix-d: exact Gaussian risk at this d of the theory encoder and its mixture correction; "
               "best: the prediction closest to the held-out risk in ratio; best@N: that prediction at the run's "
               "training size N, times (N - 1)/(N - n - 1), the least-squares decoder's out-of-sample excess "

@@ -670,7 +670,8 @@ _OPTIONS = [
     Option("max_items", Integer(1), None, "use at most this many items of the data set", "data", applies="data",
            default_text="all"),
     Option("controls", Boolean(), True,
-           "run the controls (Gaussian twin, theory encoder): 70-80% of a data run's time", "data", applies="data"),
+           "run the controls (Gaussian twin, theory encoder) and the model twin (bc-twin, n_train >= 32 d): 70-80% of a "
+           "data run's time", "data", applies="data"),
     Option("gmm_optimum", Boolean(), False,
            "with the controls (sign code): also predict with the best sign code for a 4-component Gaussian mixture "
            "with means fitted to the training rows (gmm_optimum_risk), and measure that code on the test rows "

@@ -27,7 +27,8 @@ Per cell (:func:`cell_row`): the record's fields, plus
 * ``least_squares_factor``, ``best_prediction_at_n_train``, ``best_ratio_at_n_train``: the theory at
   the run's own data size: the best prediction times (N - 1)/(N - n - 1), the least-squares
   decoder's out-of-sample excess on N training rows (:mod:`twolayer.theory.finite_sample`; None
-  when the fit interpolates, n >= N - 1), and the held-out risk over it;
+  when the fit interpolates, n >= N - 1), and the held-out risk over it; a prediction already at
+  the data size (:data:`AT_SAMPLE_SIZE`: the model twin, ``bc-twin``) is kept as it is;
 * ``flags``: warnings about the cell (:data:`FLAGS`);
 * ``closest_relative_error``: min over the predictions of |prediction - final_risk| / final_risk,
   and ``within_tolerance``: whether that is at most :data:`TOLERANCE` (None for a cell that is
@@ -56,6 +57,7 @@ from .theory.finite_sample import least_squares_factor, risk_at_sample_size
 from .universality import FEW_SAMPLES, few_samples_flags
 
 __all__ = [
+    "AT_SAMPLE_SIZE",
     "DEFAULT_DATA",
     "DEFAULT_OUT",
     "DEFAULT_RATES",
@@ -101,7 +103,10 @@ PREDICTIONS = (
     ("theory_encoder_brightness_contrast_risk", "bc-d"),  # grouped by brightness x contrast (4 x 8), means kept
     ("gmm_optimum_risk", "gmm-opt"),  # the best sign code for a 4-component mixture with means (clusters)
     ("model_training_risk", "bc-train"),  # where the default training stops on the brightness x contrast model
+    ("model_twin_risk", "bc-twin"),  # the run's pipeline trained on N rows of that model (the theory at the data size)
 )
+#: the predictions computed at the run's own training size N (the pipeline trained on N rows): ``best@N`` keeps them.
+AT_SAMPLE_SIZE = ("model_twin_risk",)
 #: flag -> what it warns about.
 FLAGS = {
     **FEW_SAMPLES,  # n_train<d, n>=n_train/2: the one sample-size rule of data runs
@@ -331,6 +336,7 @@ ROW_FIELDS = (
     "gaussian_twin_risk", "gaussian_twin_risk_stderr", "theory_encoder_risk", "theory_encoder_risk_stderr",
     "gmm_optimum_heldout_risk", "gmm_optimum_heldout_risk_stderr",
     "model_training_heldout_risk", "model_training_heldout_risk_stderr",
+    "model_twin_risk_stderr", "model_twin_train_risk",
     "kappa", "kappa_raw", "kappa_stderr", "top_eigenvalue_fraction", "projection_excess_kurtosis",
     "projection_excess_kurtosis_top", "norm_spread", "norm_spread_gaussian", "norm_spread_ratio",
     "flags", "closest_relative_error", "within_tolerance", "seed", "status", "error", "seconds", "run_key", "version",
@@ -377,7 +383,7 @@ def cell_row(params: dict, metrics: dict | None, *, status: str | None = "done",
     counted = status == "done" and row["closest_relative_error"] is not None and "n>=n_train/2" not in row["flags"]
     row["within_tolerance"] = row["closest_relative_error"] <= TOLERANCE if counted else None
     if rec.get("n") and rec.get("n_train"):  # the same prediction at the run's own training size
-        at_n = risk_at_sample_size(value, rec["n"], rec["n_train"])
+        at_n = value if name in AT_SAMPLE_SIZE else risk_at_sample_size(value, rec["n"], rec["n_train"])
         row.update(least_squares_factor=least_squares_factor(rec["n"], rec["n_train"]), best_prediction_at_n_train=at_n,
                    best_ratio_at_n_train=row["final_risk"] / at_n if at_n and row["final_risk"] is not None else None)
     if row["samples_per_dimension"] is None and rec.get("n_train") and rec.get("d"):

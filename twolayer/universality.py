@@ -91,7 +91,15 @@ and two controls (``controls=True``) that separate the causes of a gap (theory/u
   ``theory_encoder_brightness_contrast_risk``; and ``model_training_heldout_risk`` (``_stderr``), that
   encoder on the test rows. Only with ``model_training=True`` (and the controls); None when
   n_train < 32 d or the loss's size, K n (n + 1) / 2 orthant probabilities a step, exceeds
-  :data:`MODEL_TRAINING_MAX_PAIRS` (theory/universality.md, "The default training on the data model").
+  :data:`MODEL_TRAINING_MAX_PAIRS` (theory/universality.md, "The default training on the data model");
+* ``model_twin_risk`` (``_stderr``): the theory at the run's own data size, the *model twin*: the
+  run's pipeline (the same training options and seed, the least-squares decoder) trained on n_tr rows
+  drawn from the brightness-contrast model of the training rows
+  (:func:`~twolayer.theory.gaussian_mixture.brightness_contrast_mixture`: 32 Gaussians with their own
+  means and covariances) and scored on :data:`MODEL_TWIN_TEST_FACTOR` n_te fresh rows of the model;
+  ``model_twin_train_risk`` its training risk. Unlike the predictions above it trains on N rows, so it
+  carries what finite data does to the training (the rows it fits, where it stops) into the
+  prediction (theory/universality.md, "The model twin"). With the controls; None when n_train < 32 d.
 
 Too few training items (:func:`few_samples_flags`: n_train < d, or n >= n_train / 2) are flagged in
 ``few_samples`` (the flags) and ``few_samples_warning`` (a sentence, None when there are enough), and
@@ -118,6 +126,10 @@ __all__ = ["code_matrix", "data_diagnostics", "data_experiment", "few_samples_fl
 
 #: second entry of the seed sequence of the Gaussian twin's samples: default_rng([seed, 1]).
 TWIN_STREAM = 1
+#: second entry of the seed sequence of the model twin's rows (training, then test): default_rng([seed, 2]).
+MODEL_TWIN_STREAM = 2
+#: the model twin is scored on this many times n_test fresh rows of the model (its held-out noise, not the data's).
+MODEL_TWIN_TEST_FACTOR = 4
 #: how the decoder of every encoder scored here is obtained (recorded as ``decoder_refit``).
 DECODER_REFIT = "least squares on training codes"
 #: BLAS threads of a data run (:func:`_data_experiment`): one, so that its numbers do not depend on the
@@ -582,6 +594,7 @@ def _data_experiment_body(*, data, rate, n, activation, steps, theory_steps, see
         "gmm_optimum_heldout_risk_stderr": None, "gmm_optimum_train_risk": None,
         "gmm_optimum_iterations": None, "gmm_optimum_converged": None,
         "model_training_risk": None, "model_training_heldout_risk": None, "model_training_heldout_risk_stderr": None,
+        "model_twin_risk": None, "model_twin_risk_stderr": None, "model_twin_train_risk": None,
     }
 
     final = record["final_risk"]
@@ -598,6 +611,11 @@ def _data_experiment_body(*, data, rate, n, activation, steps, theory_steps, see
             gaussian_twin_population_risk=population_risk(twin.B, tw["A"], activation=act, cov=split.cov),
         )
         seconds["seconds_twin"] = time.perf_counter() - t0
+
+        # -- the same pipeline on N rows of the brightness-contrast model of the training rows
+        t0 = time.perf_counter()
+        record.update(_model_twin(Xtr, n, n_test, seed, act, options))
+        seconds["seconds_model_twin"] = time.perf_counter() - t0
 
         # -- theory-optimal encoder: Adam on the exact Gaussian risk with Sigma_train
         t0 = time.perf_counter()
@@ -710,6 +728,30 @@ def _binned_risk(grouping, B, Xtr, Gtr, gauss, act, *, scale_twin=True):
         twin_rows, exact = scales[:, None] * Gtr, mixture_risk(gauss, kappa_of_scales(scales))
     (data, groups), (twin, _) = risk(Xtr), risk(twin_rows)
     return data - (twin - exact), groups
+
+
+def _model_twin(Xtr, n, n_test, seed, act, options) -> dict:
+    """The ``model_twin_*`` fields: the run's pipeline on N rows of the brightness-contrast model of the training rows.
+
+    M = :func:`~twolayer.theory.gaussian_mixture.brightness_contrast_mixture` (X_tr); N = n_train rows
+    of M from default_rng([seed, :data:`MODEL_TWIN_STREAM`]) train the encoder (``options``: the
+    run's) and its least-squares decoder; :data:`MODEL_TWIN_TEST_FACTOR` n_test further rows of M
+    score it. An empty dict (the fields stay None) when N < d * groups.
+    """
+    from .simulations import train
+    from .theory.gaussian_mixture import BRIGHTNESS_CONTRAST_BINS, brightness_contrast_mixture
+    from .theory.skip_mixture import sample_mixture
+
+    N, d = Xtr.shape
+    if N < d * int(np.prod(BRIGHTNESS_CONTRAST_BINS)):
+        return {}
+    model = brightness_contrast_mixture(Xtr)
+    rng = np.random.default_rng([int(seed), MODEL_TWIN_STREAM])
+    Mtr = sample_mixture(N, *model, rng=rng)[0]
+    Mte = sample_mixture(MODEL_TWIN_TEST_FACTOR * n_test, *model, rng=rng)[0]
+    scored = _scored(Mtr, Mte, train(d, n, data=Mtr, **options).B, act)
+    return {"model_twin_risk": scored["test"], "model_twin_risk_stderr": scored["stderr"],
+            "model_twin_train_risk": scored["train"]}
 
 
 def _model_training(Xtr, n, act, seed, *, steps, lr, optimizer, schedule, init, dtype):

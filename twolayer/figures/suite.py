@@ -29,14 +29,14 @@ from .common import figure, legend_entries, styled, write_csv
 ERROR_LIMIT = 25.0
 #: file types :func:`suite_figure` writes (matplotlib formats without extra dependencies).
 IMAGE_SUFFIXES = (".png", ".pdf", ".svg")
-_MARKERS = "osDP*XphdH8"  # no arrow-like markers: ^ and v mark the predictions beyond ERROR_LIMIT
+_MARKERS = "osDP*XphdH8x"  # no arrow-like markers: ^ and v mark the predictions beyond ERROR_LIMIT
 
 
 def prediction_styles() -> dict:
     """Short label -> {color, marker} of each prediction (:data:`twolayer.suite.PREDICTIONS` order); shared by the figures."""
     from ..suite import PREDICTIONS
 
-    colors = [f"C{i}" for i in range(10)] + ["k"]  # the eleventh in black (filled; the ring is hollow)
+    colors = [f"C{i}" for i in range(10)] + ["k", "darkgoldenrod"]  # the eleventh in black (the ring is hollow)
     return {label: dict(color=colors[i % len(colors)], marker=_MARKERS[i % len(_MARKERS)])
             for i, (_, label) in enumerate(PREDICTIONS)}
 
