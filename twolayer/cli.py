@@ -391,7 +391,8 @@ DATA_KEYS = [("final_risk", ".6f"), ("final_risk_stderr", ".2g"), ("train_risk",
              ("gaussian_twin_risk", ".6f"), ("theory_encoder_risk", ".6f"), ("theory_encoder_gmm_risk", ".6f"),
              ("theory_encoder_contrast_risk", ".6f"), ("theory_encoder_brightness_contrast_risk", ".6f"),
              ("gmm_optimum_risk", ".6f"), ("gmm_optimum_heldout_risk", ".6f"), ("model_training_risk", ".6f"),
-             ("model_training_heldout_risk", ".6f"), ("validation_risk", ".6f"),
+             ("model_training_heldout_risk", ".6f"), ("model_twin_risk", ".6f"), ("model_twin_train_risk", ".6f"),
+             ("validation_risk", ".6f"),
              ("validation_step", "d"), ("steps", "d"), ("seconds", ".1f"), ("saved_params", "s")]
 #: what the risk lines of ``twolayer train`` measure, printed beside them.
 RISK_NOTES = {
@@ -400,6 +401,9 @@ RISK_NOTES = {
     "refitted_decoder_risk": "its encoder with the refitted decoder",
     "gmm_optimum_heldout_risk": "gmm_optimum_risk's encoder on the test rows, least-squares decoder",
     "model_training_heldout_risk": "model_training_risk's encoder on the test rows, least-squares decoder",
+    "model_twin_risk": "the same pipeline trained on n_train rows of the brightness x contrast model (the theory at "
+                       "this data size), on fresh rows of the model",
+    "model_twin_train_risk": "the model twin on its own training rows",
     "validation_risk": "early stopping: the kept encoder on the held-out training rows",
 }
 

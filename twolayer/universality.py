@@ -736,7 +736,8 @@ def _model_twin(Xtr, n, n_test, seed, act, options) -> dict:
     M = :func:`~twolayer.theory.gaussian_mixture.brightness_contrast_mixture` (X_tr); N = n_train rows
     of M from default_rng([seed, :data:`MODEL_TWIN_STREAM`]) train the encoder (``options``: the
     run's) and its least-squares decoder; :data:`MODEL_TWIN_TEST_FACTOR` n_test further rows of M
-    score it. An empty dict (the fields stay None) when N < d * groups.
+    score it. The decoder is least squares whatever the run's ``decoder``. An empty dict (the fields stay
+    None) when N < d * groups.
     """
     from .simulations import train
     from .theory.gaussian_mixture import BRIGHTNESS_CONTRAST_BINS, brightness_contrast_mixture
